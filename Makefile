@@ -1,0 +1,31 @@
+# `make run` and `make test` each set up everything on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MPLM_PUBLIC_DATA ?= $(abspath ../shared/data)
+export MPLM_PUBLIC_DATA
+
+.PHONY: install install-train run test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# The CPU build of torch 2.13.0 is installed first and pinned, so that the train
+# extra never pulls a multi-GB CUDA build.
+install: $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,train]' 'torch==2.13.0'
+
+run: install
+	$(BIN)/mplm-data gen sudoku --n 25 --count 8 --seed 0 --out data/sudoku-25
+
+test: install
+	$(BIN)/python -m pytest -q tests; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
+
+bench: install
+	$(BIN)/python scripts/bench_sudoku.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

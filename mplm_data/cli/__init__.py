@@ -1,0 +1,1 @@
+"""The `mplm-data` command-line interface (typer)."""
