@@ -1,0 +1,25 @@
+"""Shared pytest fixtures.
+
+`public_data` is the folder of real public puzzle collections and SAT benchmarks, found only
+through the environment variable MPLM_PUBLIC_DATA. Tests that use it skip when it is unset.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def public_data() -> Path:
+    """Path of the public data folder named by $MPLM_PUBLIC_DATA; skips the test when absent."""
+    value = os.environ.get("MPLM_PUBLIC_DATA")
+    if not value:
+        pytest.skip("MPLM_PUBLIC_DATA is not set")
+
+    path = Path(value)
+    if not path.is_dir():
+        pytest.skip(f"MPLM_PUBLIC_DATA points to {path}, which does not exist")
+    return path
