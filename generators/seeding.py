@@ -1,7 +1,7 @@
 """Per-item seeds derived from a base seed, so that any item can be regenerated alone.
 
 Seeds come from `numpy.random.SeedSequence(seed, spawn_key=(index, *stream))`, not from
-`seed + index`, so nearby base seeds never share item streams. The output depends only on
+`seed + index`, so items of nearby base seeds get unrelated streams (seed + index would reuse them). The output depends only on
 (seed, index, stream), never on how items are split among workers.
 """
 
