@@ -7,7 +7,7 @@ randomness from `item_seed(seed, i)`, so the bytes of every shard depend only on
 (task, count, seed, shard_size) and never on the number of workers or the engine.
 
 `out_dir/manifest.json` records the task name and config, seed, count, shard_size, package
-version and, per shard, its item range, its seed
+version, split config (when a `split` column is added) and, per shard, its item range, its seed
 and, once written, its row count and sha256 checksum. The manifest is rewritten atomically as
 shards finish, so an interrupted run can resume: `resume=True` keeps the shards whose checksum
 matches the manifest and writes the rest. A shard file appears only complete, by rename, so a
@@ -34,6 +34,7 @@ from mplm_data import __version__
 from mplm_data.arrow_io import AtomicArrowWriter
 from mplm_data.generators.errors import MplmDataError
 from mplm_data.generators.seeding import item_seed
+from mplm_data.splits import SplitConfig, add_split_column, with_split_field
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class Manifest:
     count: int
     shard_size: int
     version: str = __version__
+    splits: dict[str, Any] | None = None
     shards: list[ShardRecord] = field(default_factory=list)
     format: int = MANIFEST_FORMAT
 
@@ -109,7 +111,7 @@ class Manifest:
     def identity(self) -> dict[str, Any]:
         """The fields that fix the output bytes; a resumed run must match them exactly."""
         return {"task": self.task, "config": self.config, "seed": self.seed, "count": self.count,
-                "shard_size": self.shard_size, "version": self.version}
+                "shard_size": self.shard_size, "version": self.version, "splits": self.splits}
 
     def to_json(self) -> str:
         """Serialize deterministically (sorted keys, shards in index order)."""
@@ -151,13 +153,15 @@ def shard_seed(seed: int, shard: int) -> int:
     return item_seed(seed, _SHARD_KEY, shard)
 
 
-def plan(task: ShardTask, *, count: int, seed: int, shard_size: int) -> Manifest:
+def plan(task: ShardTask, *, count: int, seed: int, shard_size: int,
+         splits: SplitConfig | None = None) -> Manifest:
     """Build the manifest of a run before anything is written: every shard pending."""
     shards = [ShardRecord(index=i, file=f"shard-{i:05d}.arrow", start=start,
                           stop=min(start + shard_size, count), seed=shard_seed(seed, i))
               for i, start in enumerate(range(0, count, shard_size))]
     return Manifest(task=task.name, config=task.config(), seed=seed, count=count,
-                    shard_size=shard_size, shards=shards)
+                    shard_size=shard_size, splits=None if splits is None else splits.to_dict(),
+                    shards=shards)
 
 
 def file_sha256(path: Path) -> str:
@@ -170,10 +174,13 @@ def file_sha256(path: Path) -> str:
 
 
 def _write_shard(task: ShardTask, out_dir: str, manifest_seed: int, shard: ShardRecord,
-                 provenance: dict[str, Any]) -> ShardRecord:
+                 splits: SplitConfig | None, provenance: dict[str, Any]) -> ShardRecord:
     """Generate one shard, write it atomically and return its record with rows and checksum."""
     table = task.rows(manifest_seed, shard.start, shard.stop)
     schema = task.schema()
+    if splits is not None:
+        table = add_split_column(table, splits)
+        schema = with_split_field(schema)
 
     path = Path(out_dir) / shard.file
     shard_provenance = {**provenance, "shard": shard.index, "start": shard.start,
@@ -206,8 +213,8 @@ def _lock(out_dir: Path) -> int:
 
 
 def _describe_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
-    fields = [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in new if old.get(key) != new.get(key)]
-    return "; ".join(fields)
+    changed = [key for key in new if old.get(key) != new.get(key)]
+    return "; ".join(f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in changed)
 
 
 def _prepare(out_dir: Path, planned: Manifest, resume: bool) -> Manifest:
@@ -252,19 +259,21 @@ def _verified(out_dir: Path, manifest: Manifest) -> Manifest:
 
 def generate(task: ShardTask, out_dir: str | Path, *, count: int, seed: int, shard_size: int = 1000,
              workers: int = 1, engine: str = "local", ray_address: str | None = None,
-             resume: bool = False, progress: Callable[[int], None] | None = None) -> Manifest:
+             resume: bool = False, progress: Callable[[int], None] | None = None,
+             splits: SplitConfig | None = None) -> Manifest:
     """Write `count` items of `task` as Arrow shards plus manifest.json into `out_dir`.
 
     `workers` sets the local processes (1 runs in this process). `engine="ray"` runs the shards as
     Ray tasks on the cluster at `ray_address`, or on a local one when no cluster is running. Ray
-    workers write the shards themselves, so every node must see `out_dir` at the same path. `progress` receives
-    the rows of each shard as it finishes, and the rows of the shards kept by `resume` up front.
-    Raises MplmDataError for invalid arguments or an output folder that holds other data.
+    workers write the shards themselves, so every node must see `out_dir` at the same path.
+    `splits` adds a `split` column (see mplm_data.splits). `progress` receives the rows of each
+    shard as it finishes, and the rows of the shards kept by `resume` up front.
+    Raises MplmDataError for invalid arguments or an output folder that contains other data.
     """
     _check_arguments(count, seed, shard_size, workers, engine)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    planned = plan(task, count=count, seed=seed, shard_size=shard_size)
+    planned = plan(task, count=count, seed=seed, shard_size=shard_size, splits=splits)
 
     lock = _lock(out_dir)
     try:
@@ -275,12 +284,12 @@ def generate(task: ShardTask, out_dir: str | Path, *, count: int, seed: int, sha
 
         pending = [shard for shard in manifest.shards if not shard.done]
         provenance = {"task": task.name, "config": manifest.config, "seed": seed, "count": count,
-                      "shard_size": shard_size}
-        jobs = (task, str(out_dir), seed, provenance)
+                      "shard_size": shard_size, "splits": manifest.splits}
+        jobs = (task, str(out_dir), seed, splits, provenance)
         if engine == "ray":
             results = _run_ray(jobs, pending, ray_address)
         elif workers == 1 or len(pending) <= 1:
-            results = (_write_shard(task, str(out_dir), seed, shard, provenance)
+            results = (_write_shard(task, str(out_dir), seed, shard, splits, provenance)
                        for shard in pending)
         else:
             results = _run_local(jobs, pending, workers)
@@ -317,11 +326,11 @@ def _run_local(jobs: tuple, pending: list[ShardRecord], workers: int) -> Iterato
 
     Spawned (not forked) workers start clean, which numba's threading layers require.
     """
-    task, out_dir, seed, provenance = jobs
+    task, out_dir, seed, splits, provenance = jobs
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context)
     try:
-        futures: set[Future] = {pool.submit(_write_shard, task, out_dir, seed, shard,
+        futures: set[Future] = {pool.submit(_write_shard, task, out_dir, seed, shard, splits,
                                             provenance) for shard in pending}
         while futures:
             finished, futures = wait(futures, return_when=FIRST_COMPLETED)
@@ -339,7 +348,7 @@ def _run_ray(jobs: tuple, pending: list[ShardRecord], address: str | None) -> It
         raise MplmDataError("engine 'ray' needs the ray package; install it with "
                             "pip install 'mplm-data[ray]'") from err
 
-    task, out_dir, seed, provenance = jobs
+    task, out_dir, seed, splits, provenance = jobs
     started = not ray.is_initialized()
     if started:
         ray.init(address=address, log_to_driver=False)
@@ -348,13 +357,14 @@ def _run_ray(jobs: tuple, pending: list[ShardRecord], address: str | None) -> It
 
     remote = ray.remote(_write_shard)
     try:
-        refs = [remote.remote(task, out_dir, seed, shard, provenance) for shard in pending]
+        refs = [remote.remote(task, out_dir, seed, shard, splits, provenance) for shard in pending]
         while refs:
             finished, refs = ray.wait(refs, num_returns=1)
             record = ray.get(finished[0])
             if not (Path(out_dir) / record.file).is_file():
-                raise MplmDataError(f"a Ray worker wrote {record.file} but it is missing from {out_dir}; "
-                                    f"put the output folder on a filesystem every node shares")
+                raise MplmDataError(f"a Ray worker wrote {record.file} but it is missing from "
+                                    f"{out_dir}; put the output folder on a filesystem that every "
+                                    f"node shares")
             yield record
     finally:
         if started:
