@@ -7,8 +7,8 @@ split, whatever the order, shard or worker that produced the row. The key kinds:
   under relabelling, line and strip permutations or transposition share a key, so no split
   contains a symmetric copy of a puzzle from another split. A few non-equivalent puzzles share a
   key as well and then share a split, which costs nothing.
-- `cnf`: the canonical form of the `clauses` column (a list of clauses of signed int literals),
-  so formulas equal up to literal and clause order share a split.
+- `cnf`: the canonical form of the `clauses` column (DIMACS text, or a list of clauses of signed
+  int literals), so formulas equal up to literal and clause order or repeats share a split.
 - `column`: the exact value of one column.
 
 The split is stored as a `split` column (large_string) in every shard, and the split config goes

@@ -14,8 +14,9 @@ group acts on that graph by isomorphisms, so equivalent puzzles get equal keys. 
 puzzles can share a key, but refinement separates almost all real ones. `equivalent` decides
 equivalence exactly by a pruned search over the group.
 
-For CNF formulas (lists of clauses of signed int literals), the canonical form sorts the literals
-of each clause and then the clauses. Two formulas are the same instance when their forms are equal.
+For CNF formulas (lists of clauses of signed int literals, or DIMACS text), the canonical form is
+`Formula.canonical`: literals sorted within each clause, duplicate clauses dropped, clauses sorted.
+Two formulas are the same instance when their canonical forms are equal.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from mplm_data.generators.dimacs import Formula, parse_dimacs
 from mplm_data.generators.sudoku_geometry import Geometry
 
 _MASK64 = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
@@ -367,12 +369,22 @@ def _extend_bijection(source: tuple, target: tuple, forward: list[int],
 
 # ---- CNF formulas ----
 
-def canonical_clauses(clauses: Sequence[Sequence[int]]) -> tuple[tuple[int, ...], ...]:
-    """Sort the literals of every clause, then the clauses (duplicates are kept)."""
-    return tuple(sorted(tuple(sorted(int(literal) for literal in clause)) for clause in clauses))
+def canonical_clauses(clauses: str | Sequence[Sequence[int]]) -> tuple[tuple[int, ...], ...]:
+    """Return the clauses of `Formula.canonical` for a clause list or a DIMACS text.
+
+    Literals are sorted and deduplicated within each clause, then duplicate clauses are dropped
+    and the clauses sorted, so formulas that state the same constraints share one form.
+    """
+    if isinstance(clauses, str):
+        formula = parse_dimacs(clauses, source="<clauses column>")
+    else:
+        rows = [tuple(int(literal) for literal in clause) for clause in clauses]
+        variables = max((abs(literal) for row in rows for literal in row), default=0)
+        formula = Formula(variables, tuple(rows))
+    return formula.canonical().clauses
 
 
-def formula_key(clauses: Sequence[Sequence[int]]) -> bytes:
+def formula_key(clauses: str | Sequence[Sequence[int]]) -> bytes:
     """Return a 32-byte key, equal for two formulas exactly when their canonical forms are equal."""
     text = "\n".join(" ".join(map(str, clause)) for clause in canonical_clauses(clauses))
     return hashlib.sha256(b"cnf\n" + text.encode()).digest()

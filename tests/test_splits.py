@@ -177,7 +177,6 @@ def test_formula_key_ignores_order(clauses: list[list[int]], seed: int) -> None:
 @pytest.mark.parametrize(("first", "second"), [
     ([[1, 2]], [[1, -2]]),
     ([[1, 2], [3]], [[1, 2, 3]]),
-    ([[1], [1]], [[1]]),
     ([[12]], [[1, 2]]),
 ])
 def test_formula_key_separates_different_formulas(first: list, second: list) -> None:
@@ -266,6 +265,16 @@ def test_assign_splits_mixed_geometries_without_shape_columns() -> None:
 
     assert keys == [invariant_key(grids[4], Geometry.for_size(4)),
                     invariant_key(grids[9], Geometry.for_size(9))]
+
+
+def test_formula_key_ignores_repeats() -> None:
+    assert formula_key([[1, 1, -2], [1, -2], [3]]) == formula_key([[3], [-2, 1]])
+
+
+def test_formula_key_reads_dimacs_text() -> None:
+    text = "c example\np cnf 3 2\n1 -2 0\n3 0\n"
+
+    assert formula_key(text) == formula_key([[3], [-2, 1]])
 
 
 def test_assign_splits_cnf_ignores_order() -> None:
