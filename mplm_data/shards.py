@@ -6,7 +6,7 @@ fixed ranges of `shard_size` items, one *shard* each, and writes every shard to
 randomness from `item_seed(seed, i)`, so the bytes of every shard depend only on
 (task, count, seed, shard_size) and never on the number of workers or the engine.
 
-`out_dir/manifest.json` records the task name and config, seed, count, shard_size, package
+`out_dir/manifest.json` records the task name, class and config, seed, count, shard_size, package
 version, split config (when a `split` column is added) and, per shard, its item range, its seed
 and, once written, its row count and sha256 checksum. The manifest is rewritten atomically as
 shards finish, so an interrupted run can resume: `resume=True` keeps the shards whose checksum
@@ -95,6 +95,7 @@ class Manifest:
     shard_size: int
     version: str = __version__
     splits: dict[str, Any] | None = None
+    task_class: str | None = None
     shards: list[ShardRecord] = field(default_factory=list)
     format: int = MANIFEST_FORMAT
 
@@ -159,9 +160,10 @@ def plan(task: ShardTask, *, count: int, seed: int, shard_size: int,
     shards = [ShardRecord(index=i, file=f"shard-{i:05d}.arrow", start=start,
                           stop=min(start + shard_size, count), seed=shard_seed(seed, i))
               for i, start in enumerate(range(0, count, shard_size))]
+    task_class = f"{type(task).__module__}:{type(task).__qualname__}"
     return Manifest(task=task.name, config=task.config(), seed=seed, count=count,
                     shard_size=shard_size, splits=None if splits is None else splits.to_dict(),
-                    shards=shards)
+                    task_class=task_class, shards=shards)
 
 
 def file_sha256(path: Path) -> str:

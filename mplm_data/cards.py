@@ -1,0 +1,311 @@
+"""Dataset cards: a README.md with Hugging Face Hub YAML metadata, built from generated folders.
+
+A *dataset root* is either one generated folder (it contains manifest.json) or a folder whose
+subfolders are generated folders. Each generated folder becomes one *config* of the card, named
+after its task (`sudoku-9x9`, `sat-20`), with the folder name appended when two folders share a
+task name.
+
+The card describes the layout that `mplm-data push` uploads: `data/<config>/<split>-NNNNN.parquet`.
+Its YAML lists, per config, the data files of each split, the features (from the Arrow schema,
+without the `split` column) and the row count of each split, plus license, task_categories,
+size_categories and tags. The body comes from the template cards/dataset_card.md (placeholders in
+`string.Template` form) and adds a row-count table, the code that regenerates each config from its
+manifest and, when the rows have cost columns, a cost table per trace format.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+from huggingface_hub import DatasetCardData
+
+from mplm_data import __version__
+from mplm_data.generators.errors import MplmDataError
+from mplm_data.shards import MANIFEST_NAME, Manifest, file_sha256
+from mplm_data.splits import SPLIT_FIELD, SPLIT_NAMES
+
+# TODO: the template lives outside the package, so a wheel install must pass `template=`.
+TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "cards" / "dataset_card.md"
+COST_COLUMNS = ("threads", "messages", "max_context_tokens", "mean_context_tokens", "total_tokens",
+                "critical_path_steps")
+# Upper bounds (exclusive) of the Hub's size_categories values.
+SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                   (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"),
+                   (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"))
+
+
+@dataclass(frozen=True)
+class DatasetFolder:
+    """One generated folder and the config name it gets in the card."""
+
+    config: str
+    path: Path
+    manifest: Manifest
+
+
+@dataclass
+class CostStats:
+    """Running count, sum and maximum of one cost column."""
+
+    rows: int = 0
+    total: float = 0.0
+    maximum: float = -math.inf
+
+    @property
+    def mean(self) -> float:
+        """Mean over the rows seen (NaN when there were none)."""
+        return self.total / self.rows if self.rows else math.nan
+
+
+@dataclass
+class ConfigSummary:
+    """What a card states about one config: its schema, rows per split and cost statistics."""
+
+    folder: DatasetFolder
+    schema: pa.Schema
+    split_rows: dict[str, int] = field(default_factory=dict)
+    split_bytes: dict[str, int] = field(default_factory=dict)
+    costs: dict[tuple[str, str], CostStats] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """Config name."""
+        return self.folder.config
+
+    def add(self, table: pa.Table, split: str) -> None:
+        """Count the rows and Arrow bytes of `table` (all of one split) and fold in its costs."""
+        self.split_rows[split] = self.split_rows.get(split, 0) + table.num_rows
+        self.split_bytes[split] = self.split_bytes.get(split, 0) + table.nbytes
+        columns = [name for name in COST_COLUMNS if name in table.column_names]
+        if not columns or table.num_rows == 0:
+            return
+
+        formats = table.column("format").to_pylist() if "format" in table.column_names else None
+        groups = {"all": table} if formats is None else {
+            name: table.filter(pc.equal(table.column("format"), name)) for name in sorted(set(formats))}
+        for group, rows in groups.items():
+            for column in columns:
+                values = rows.column(column).drop_null()
+                if len(values) == 0:
+                    continue
+                stats = self.costs.setdefault((group, column), CostStats())
+                stats.rows += len(values)
+                stats.total += float(pc.sum(values).as_py())
+                stats.maximum = max(stats.maximum, float(pc.max(values).as_py()))
+
+
+def find_datasets(root: str | Path) -> list[DatasetFolder]:
+    """List the generated folders under `root` (itself, or its subfolders with a manifest).
+
+    Raises MplmDataError when there is none, or when a folder's generation is incomplete.
+    """
+    root = Path(root)
+    if (root / MANIFEST_NAME).is_file():
+        folders = [root]
+    else:
+        folders = sorted(path.parent for path in root.glob(f"*/{MANIFEST_NAME}"))
+    if not folders:
+        raise MplmDataError(f"{root} contains no {MANIFEST_NAME}, neither directly nor in a "
+                            f"subfolder; pass a folder written by an `mplm-data gen` command")
+
+    manifests = [Manifest.load(folder) for folder in folders]
+    for folder, manifest in zip(folders, manifests):
+        if not manifest.complete:
+            done = sum(shard.done for shard in manifest.shards)
+            raise MplmDataError(f"{folder} is incomplete ({done} of {len(manifest.shards)} shards); "
+                                f"finish it by rerunning its gen command with --resume")
+
+    tasks = [manifest.task for manifest in manifests]
+    return [DatasetFolder(task if tasks.count(task) == 1 else f"{task}-{folder.name}", folder,
+                          manifest)
+            for folder, manifest, task in zip(folders, manifests, tasks)]
+
+
+def iter_shard_batches(dataset: DatasetFolder) -> Iterator[pa.RecordBatch]:
+    """Yield the record batches of every shard in order, after checking each shard's checksum."""
+    for shard in dataset.manifest.shards:
+        path = dataset.path / shard.file
+        if not path.is_file() or file_sha256(path) != shard.sha256:
+            raise MplmDataError(f"shard {path} is missing or does not match the checksum in its "
+                                f"manifest; rerun its gen command with --resume to rewrite it")
+        with pa.memory_map(str(path)) as source:
+            yield from ipc.open_stream(source)
+
+
+def split_tables(batch: pa.RecordBatch) -> Iterator[tuple[str, pa.Table]]:
+    """Split a batch by its `split` column (all rows are `train` without one), dropping it."""
+    table = pa.Table.from_batches([batch]).replace_schema_metadata(None)
+    if SPLIT_FIELD.name not in table.column_names:
+        yield "train", table
+        return
+
+    column = table.column(SPLIT_FIELD.name)
+    rest = table.drop_columns([SPLIT_FIELD.name])
+    for name in SPLIT_NAMES:
+        part = rest.filter(pc.equal(column, name))
+        if part.num_rows:
+            yield name, part
+
+
+def feature_schema(dataset: DatasetFolder) -> pa.Schema:
+    """Row schema of a generated folder without the `split` column and metadata."""
+    with pa.memory_map(str(dataset.path / dataset.manifest.shards[0].file)) as source:
+        schema = ipc.open_stream(source).schema.remove_metadata()
+    if SPLIT_FIELD.name in schema.names:
+        schema = schema.remove(schema.get_field_index(SPLIT_FIELD.name))
+    return schema
+
+
+def summarize(dataset: DatasetFolder) -> ConfigSummary:
+    """Read every shard of a generated folder once and return its summary."""
+    summary = ConfigSummary(dataset, feature_schema(dataset))
+    for batch in iter_shard_batches(dataset):
+        for split, table in split_tables(batch):
+            summary.add(table, split)
+    return summary
+
+
+def _size_category(rows: int) -> str:
+    for bound, label in SIZE_CATEGORIES:
+        if rows < bound:
+            return label
+    return "n>1B"
+
+
+def card_metadata(summaries: list[ConfigSummary], *, license: str) -> DatasetCardData:
+    """Build the YAML metadata: configs with data files per split, features, splits and labels."""
+    import datasets
+
+    configs, infos = [], []
+    for summary in summaries:
+        splits = [name for name in SPLIT_NAMES if summary.split_rows.get(name)]
+        configs.append({"config_name": summary.name, "data_files": [
+            {"split": name, "path": f"data/{summary.name}/{name}-*.parquet"} for name in splits]})
+        # The same conversion that datasets applies when it writes a card for Dataset.push_to_hub.
+        features = datasets.Features.from_arrow_schema(summary.schema)._to_yaml_list()
+        infos.append({"config_name": summary.name, "features": features,
+                      "splits": [{"name": name, "num_bytes": summary.split_bytes[name],
+                                  "num_examples": summary.split_rows[name]} for name in splits],
+                      "dataset_size": sum(summary.split_bytes.values())})
+
+    total = sum(sum(summary.split_rows.values()) for summary in summaries)
+    tags = sorted({"synthetic", "reasoning", "message-passing"}
+                  | {summary.folder.manifest.task.split("-")[0] for summary in summaries})
+    return DatasetCardData(license=license, task_categories=["text-generation"],
+                           size_categories=[_size_category(total)], tags=tags,
+                           pretty_name="MPLM reasoning data", configs=configs, dataset_info=infos)
+
+
+def _configs_table(summaries: list[ConfigSummary]) -> str:
+    lines = ["| config | task | seed | items | train | validation | test |",
+             "|---|---|---|---|---|---|---|"]
+    for summary in summaries:
+        manifest = summary.folder.manifest
+        counts = [str(summary.split_rows.get(name, 0)) for name in SPLIT_NAMES]
+        lines.append(f"| {summary.name} | {manifest.task} | {manifest.seed} | {manifest.count} | "
+                     + " | ".join(counts) + " |")
+    return "\n".join(lines)
+
+
+def _task_call(manifest: Manifest) -> str | None:
+    """`Class(field=value, ...)` when the recorded class rebuilds the recorded config, else None."""
+    if not manifest.task_class or not all(key.isidentifier() for key in manifest.config):
+        return None
+    module_name, _, class_name = manifest.task_class.partition(":")
+    try:
+        task_type = getattr(importlib.import_module(module_name), class_name)
+        rebuilt = task_type(**manifest.config).config()
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return None
+    if json.loads(json.dumps(rebuilt)) != manifest.config:
+        return None
+    arguments = ", ".join(f"{key}={value!r}" for key, value in manifest.config.items())
+    return f"{class_name}({arguments})"
+
+
+def _regenerate_section(summary: ConfigSummary) -> str:
+    manifest = summary.folder.manifest
+    call = _task_call(manifest)
+    splits = "" if manifest.splits is None else \
+        ",\n         splits=SplitConfig(" + ", ".join(f"{k}={v!r}" for k, v in manifest.splits.items()) + ")"
+    if call is None:
+        config = json.dumps(manifest.config, indent=2, sort_keys=True)
+        return (f"### {summary.name}\n\nTask `{manifest.task}` ({manifest.task_class}), seed "
+                f"{manifest.seed}, {manifest.count} items in shards of {manifest.shard_size}, "
+                f"split settings {manifest.splits}, with this task config:\n\n```json\n{config}\n```")
+
+    module_name, _, class_name = manifest.task_class.partition(":")
+    imports = [f"from {module_name} import {class_name}", "from mplm_data.shards import generate"]
+    if manifest.splits is not None:
+        imports.append("from mplm_data.splits import SplitConfig")
+    code = "\n".join(sorted(imports)) + (
+        f"\n\ngenerate({call}, {summary.name!r},\n         count={manifest.count}, "
+        f"seed={manifest.seed}, shard_size={manifest.shard_size}{splits})")
+    return f"### {summary.name}\n\n```python\n{code}\n```"
+
+
+def _costs_section(summaries: list[ConfigSummary]) -> str:
+    columns = [name for name in COST_COLUMNS if any(key[1] == name for s in summaries for key in s.costs)]
+    if not columns:
+        return ""
+    header = "| config | format | rows | " + " | ".join(f"{c} mean | {c} max" for c in columns) + " |"
+    lines = ["## Costs", "", "Per-trace costs in tokens of the tokenizer recorded in the rows, and "
+             "lockstep steps for critical_path_steps.", "", header,
+             "|" + "---|" * (3 + 2 * len(columns))]
+    for summary in summaries:
+        for group in sorted({key[0] for key in summary.costs}):
+            stats = [summary.costs.get((group, column)) for column in columns]
+            rows = max(s.rows for s in stats if s is not None)
+            cells = [f"{s.mean:.1f} | {s.maximum:.0f}" if s else "- | -" for s in stats]
+            lines.append(f"| {summary.name} | {group} | {rows} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render_card(summaries: list[ConfigSummary], *, repo_id: str | None = None,
+                license: str = "apache-2.0", template: str | Path | None = None) -> str:
+    """Return the full README.md text: YAML front matter, then the filled template."""
+    if not summaries:
+        raise MplmDataError("a dataset card needs at least one generated folder")
+    template_path = Path(template) if template is not None else TEMPLATE_PATH
+    try:
+        body = Template(template_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise MplmDataError(f"card template {template_path} was not found; pass --template with "
+                            f"the path of cards/dataset_card.md") from err
+
+    metadata = card_metadata(summaries, license=license)
+    text = body.substitute(
+        pretty_name=metadata.pretty_name, version=__version__, repo_id=repo_id or "ORG/NAME",
+        first_config=summaries[0].name, configs_table=_configs_table(summaries),
+        regenerate="\n\n".join(_regenerate_section(summary) for summary in summaries),
+        costs=_costs_section(summaries), license=license)
+    text = re.sub(r"\n{3,}", "\n\n", text.strip())
+    return f"---\n{metadata.to_yaml()}\n---\n\n{text}\n"
+
+
+def write_card(root: str | Path, *, repo_id: str | None = None, license: str = "apache-2.0",
+               template: str | Path | None = None) -> Path:
+    """Summarize every generated folder under `root` and write `root/README.md` atomically."""
+    root = Path(root)
+    summaries = [summarize(dataset) for dataset in find_datasets(root)]
+    text = render_card(summaries, repo_id=repo_id, license=license, template=template)
+    return write_text_atomic(root / "README.md", text)
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write `text` to a temporary file beside `path`, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
