@@ -70,7 +70,7 @@ class CostStats:
 
 @dataclass
 class ConfigSummary:
-    """What a card states about one config: its schema, rows per split and cost statistics."""
+    """Summary of one config for its card: schema, rows and bytes per split, cost statistics."""
 
     folder: DatasetFolder
     schema: pa.Schema
@@ -91,9 +91,13 @@ class ConfigSummary:
         if not columns or table.num_rows == 0:
             return
 
-        formats = table.column("format").to_pylist() if "format" in table.column_names else None
-        groups = {"all": table} if formats is None else {
-            name: table.filter(pc.equal(table.column("format"), name)) for name in sorted(set(formats))}
+        if "format" in table.column_names:
+            formats = table.column("format")
+            names = sorted(set(formats.to_pylist()))
+            groups = {name: table.filter(pc.equal(formats, name)) for name in names}
+        else:
+            groups = {"all": table}
+
         for group, rows in groups.items():
             for column in columns:
                 values = rows.column(column).drop_null()
@@ -106,7 +110,8 @@ class ConfigSummary:
 
 
 def find_datasets(root: str | Path) -> list[DatasetFolder]:
-    """List the generated folders under `root` (itself, or its subfolders with a manifest).
+    """List the generated folders under `root` (itself, or its subfolders with a manifest),
+    sorted by config name.
 
     Raises MplmDataError when there is none, or when a folder's generation is incomplete.
     """
@@ -123,13 +128,14 @@ def find_datasets(root: str | Path) -> list[DatasetFolder]:
     for folder, manifest in zip(folders, manifests):
         if not manifest.complete:
             done = sum(shard.done for shard in manifest.shards)
-            raise MplmDataError(f"{folder} is incomplete ({done} of {len(manifest.shards)} shards); "
-                                f"finish it by rerunning its gen command with --resume")
+            raise MplmDataError(f"{folder} is incomplete ({done} of {len(manifest.shards)} "
+                                f"shards); finish it by rerunning its gen command with --resume")
 
     tasks = [manifest.task for manifest in manifests]
-    return [DatasetFolder(task if tasks.count(task) == 1 else f"{task}-{folder.name}", folder,
-                          manifest)
-            for folder, manifest, task in zip(folders, manifests, tasks)]
+    found = [DatasetFolder(task if tasks.count(task) == 1 else f"{task}-{folder.name}", folder,
+                           manifest)
+             for folder, manifest, task in zip(folders, manifests, tasks)]
+    return sorted(found, key=lambda dataset: dataset.config)
 
 
 def iter_shard_batches(dataset: DatasetFolder) -> Iterator[pa.RecordBatch]:
@@ -192,7 +198,7 @@ def card_metadata(summaries: list[ConfigSummary], *, license: str) -> DatasetCar
         splits = [name for name in SPLIT_NAMES if summary.split_rows.get(name)]
         configs.append({"config_name": summary.name, "data_files": [
             {"split": name, "path": f"data/{summary.name}/{name}-*.parquet"} for name in splits]})
-        # The same conversion that datasets applies when it writes a card for Dataset.push_to_hub.
+        # datasets' own conversion of features to card YAML (DatasetInfo._to_yaml_dict calls it).
         features = datasets.Features.from_arrow_schema(summary.schema)._to_yaml_list()
         infos.append({"config_name": summary.name, "features": features,
                       "splits": [{"name": name, "num_bytes": summary.split_bytes[name],
@@ -219,7 +225,7 @@ def _configs_table(summaries: list[ConfigSummary]) -> str:
 
 
 def _task_call(manifest: Manifest) -> str | None:
-    """`Class(field=value, ...)` when the recorded class rebuilds the recorded config, else None."""
+    """Return `Class(field=value, ...)` when the recorded class rebuilds the config, else None."""
     if not manifest.task_class or not all(key.isidentifier() for key in manifest.config):
         return None
     module_name, _, class_name = manifest.task_class.partition(":")
@@ -235,36 +241,43 @@ def _task_call(manifest: Manifest) -> str | None:
 
 
 def _regenerate_section(summary: ConfigSummary) -> str:
+    """Return Markdown with the code that rebuilds one config, or its settings when none can."""
     manifest = summary.folder.manifest
     call = _task_call(manifest)
-    splits = "" if manifest.splits is None else \
-        ",\n         splits=SplitConfig(" + ", ".join(f"{k}={v!r}" for k, v in manifest.splits.items()) + ")"
     if call is None:
         config = json.dumps(manifest.config, indent=2, sort_keys=True)
         return (f"### {summary.name}\n\nTask `{manifest.task}` ({manifest.task_class}), seed "
                 f"{manifest.seed}, {manifest.count} items in shards of {manifest.shard_size}, "
-                f"split settings {manifest.splits}, with this task config:\n\n```json\n{config}\n```")
+                f"split settings {manifest.splits}, with this task config:\n\n"
+                f"```json\n{config}\n```")
 
     module_name, _, class_name = manifest.task_class.partition(":")
     imports = [f"from {module_name} import {class_name}", "from mplm_data.shards import generate"]
+    arguments = [call, repr(summary.name),
+                 f"count={manifest.count}, seed={manifest.seed}, shard_size={manifest.shard_size}"]
     if manifest.splits is not None:
         imports.append("from mplm_data.splits import SplitConfig")
-    code = "\n".join(sorted(imports)) + (
-        f"\n\ngenerate({call}, {summary.name!r},\n         count={manifest.count}, "
-        f"seed={manifest.seed}, shard_size={manifest.shard_size}{splits})")
+        fields = ", ".join(f"{key}={value!r}" for key, value in manifest.splits.items())
+        arguments.append(f"splits=SplitConfig({fields})")
+
+    code = "\n".join(sorted(imports)) + "\n\ngenerate(" + ",\n         ".join(arguments) + ")"
     return f"### {summary.name}\n\n```python\n{code}\n```"
 
 
 def _costs_section(summaries: list[ConfigSummary]) -> str:
-    columns = [name for name in COST_COLUMNS if any(key[1] == name for s in summaries for key in s.costs)]
+    """Return a Markdown table of cost means and maxima per config and format, or "" if none."""
+    present = {column for summary in summaries for _, column in summary.costs}
+    columns = [name for name in COST_COLUMNS if name in present]
     if not columns:
         return ""
-    header = "| config | format | rows | " + " | ".join(f"{c} mean | {c} max" for c in columns) + " |"
-    lines = ["## Costs", "", "Per-trace costs in tokens of the tokenizer recorded in the rows, and "
-             "lockstep steps for critical_path_steps.", "", header,
-             "|" + "---|" * (3 + 2 * len(columns))]
+
+    header = "| config | format | rows | " + " | ".join(f"{c} mean | {c} max" for c in columns)
+    lines = ["## Costs", "",
+             "Per-trace costs in tokens of the tokenizer recorded in the rows; "
+             "critical_path_steps counts lockstep steps.", "",
+             header + " |", "|" + "---|" * (3 + 2 * len(columns))]
     for summary in summaries:
-        for group in sorted({key[0] for key in summary.costs}):
+        for group in sorted({group for group, _ in summary.costs}):
             stats = [summary.costs.get((group, column)) for column in columns]
             rows = max(s.rows for s in stats if s is not None)
             cells = [f"{s.mean:.1f} | {s.maximum:.0f}" if s else "- | -" for s in stats]

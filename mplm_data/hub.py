@@ -1,6 +1,6 @@
 """Export generated folders as a Hub-ready folder of Parquet files plus README.md, and upload it.
 
-The exported folder holds `data/<config>/<split>-NNNNN.parquet` for every config (one generated
+The exported folder contains `data/<config>/<split>-NNNNN.parquet` for every config (one generated
 folder, see mplm_data.cards) and split, plus the dataset card as README.md, whose YAML `configs`
 point `datasets.load_dataset(folder_or_repo, config)` at those files. Shards are converted one
 record batch at a time. Rows wait in a per-split buffer until it reaches `row_group_bytes`, and a
@@ -43,7 +43,8 @@ class ExportLimits:
 
     def __post_init__(self) -> None:
         if not isinstance(self.row_group_bytes, int) or self.row_group_bytes < 1:
-            raise ValueError(f"row_group_bytes must be an integer >= 1, got {self.row_group_bytes!r}")
+            raise ValueError(f"row_group_bytes must be an integer >= 1, "
+                             f"got {self.row_group_bytes!r}")
         if not isinstance(self.max_file_bytes, int) or self.max_file_bytes < self.row_group_bytes:
             raise ValueError(f"max_file_bytes must be an integer >= row_group_bytes "
                              f"({self.row_group_bytes}), got {self.max_file_bytes!r}")
@@ -167,7 +168,8 @@ def push(root: str | Path, repo_id: str, *, private: bool = False, out: str | Pa
     check_repo_id(repo_id)
     if dry_run:
         if out is None:
-            raise MplmDataError("--dry-run writes the folder it would upload, so it needs --out FOLDER")
+            raise MplmDataError("--dry-run writes the folder it would upload, so it needs "
+                                "--out FOLDER")
         export_folder(root, out, repo_id=repo_id, license=license, template=template, limits=limits)
         return str(out)
 

@@ -1,7 +1,7 @@
 """Commands `mplm-data card` and `mplm-data push`: dataset cards and Hub uploads.
 
 Both take DIR, a folder written by an `mplm-data gen` command (it contains manifest.json) or a
-folder of such folders; each generated folder becomes one config of the dataset.
+folder of such folders. Each generated folder becomes one config of the dataset.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ def push(
     license: str = typer.Option("apache-2.0", help=_LICENSE_HELP),
     template: Optional[Path] = typer.Option(None, help=_TEMPLATE_HELP, exists=True, dir_okay=False),
     max_file_mb: int = typer.Option(
-        512, min=1, help="Start a new Parquet file after this many MiB of uncompressed Arrow data."),
+        512, min=1,
+        help="Start a new Parquet file after this many MiB of uncompressed Arrow data."),
     row_group_mb: int = typer.Option(
         64, min=1, help="MiB of uncompressed Arrow data per Parquet row group."),
 ) -> None:
@@ -68,7 +69,8 @@ def push(
     from mplm_data.hub import ExportLimits, push as push_folder
 
     try:
-        limits = ExportLimits(row_group_bytes=row_group_mb * 2**20, max_file_bytes=max_file_mb * 2**20)
+        limits = ExportLimits(row_group_bytes=row_group_mb * 2**20,
+                              max_file_bytes=max_file_mb * 2**20)
     except ValueError as err:
         fail(f"invalid option: {err}")
 
