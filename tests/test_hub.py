@@ -245,3 +245,26 @@ def test_push_keeps_out_folder_after_upload(root: Path, tmp_path: Path,
 
     assert (tmp_path / "staged" / "README.md").is_file()
     assert datasets.load_dataset(str(tmp_path / "staged"), "random-rows")["test"].num_rows > 0
+
+
+@pytest.mark.slow
+def test_export_sudoku_splits_share_no_instance(tmp_path: Path) -> None:
+    sudoku_rows = pytest.importorskip("mplm_data.sudoku_rows")
+    from mplm_data.generators.sudoku_geometry import Geometry, text_to_grid
+    from mplm_data.symmetry import equivalent_brute_force
+
+    generate(sudoku_rows.SudokuPuzzleTask(n=4), tmp_path / "sudoku", count=40, seed=3,
+             shard_size=20, splits=SplitConfig(0.5, 0.25, 0.25))
+    export_folder(tmp_path / "sudoku", tmp_path / "hub")
+    loaded = datasets.load_dataset(str(tmp_path / "hub"), "sudoku-4x4")
+    geometry = Geometry.for_size(4)
+    grids = {split: [text_to_grid(text, geometry) for text in loaded[split]["puzzle"]]
+             for split in loaded}
+
+    assert sum(len(split) for split in grids.values()) == 40
+    names = sorted(grids)
+    for position, first in enumerate(names):
+        for second in names[position + 1:]:
+            for a in grids[first]:
+                for b in grids[second]:
+                    assert not equivalent_brute_force(a, b, geometry)

@@ -296,3 +296,18 @@ def test_generate_resume_after_interrupt_equals_full_run(tmp_path: Path, stop_si
     assert not list(interrupted.glob(".*.tmp-*"))
     assert folder_bytes(interrupted) == folder_bytes(full)
     assert Manifest.load(interrupted).complete
+
+
+@pytest.mark.slow
+def test_generate_sudoku_task_same_bytes_with_splits(tmp_path: Path) -> None:
+    sudoku_rows = pytest.importorskip("mplm_data.sudoku_rows")
+    task = sudoku_rows.SudokuPuzzleTask(n=4)
+    splits = SplitConfig(0.5, 0.25, 0.25)
+    generate(task, tmp_path / "one", count=24, seed=5, shard_size=8, splits=splits)
+    generate(task, tmp_path / "two", count=24, seed=5, shard_size=8, splits=splits, workers=2)
+
+    assert folder_bytes(tmp_path / "one") == folder_bytes(tmp_path / "two")
+    manifest = Manifest.load(tmp_path / "one")
+    table = pa.concat_tables(read_table(tmp_path / "one" / s.file) for s in manifest.shards)
+    assert table.column("index").to_pylist() == list(range(24))
+    assert set(table.column("split").to_pylist()) <= {"train", "validation", "test"}
