@@ -145,6 +145,9 @@ def invariant_keys(grids: np.ndarray, geometry: Geometry) -> list[bytes]:
     Each graph is refined until its number of colour classes stops growing. The key of a puzzle
     never depends on the other puzzles of the batch, because a graph that has become stable keeps
     its colours while the others refine.
+
+    NOTE: complete grids are too regular for colour refinement, so every complete grid of one
+    geometry gets the same key. Keys separate puzzles (grids with blanks), not solutions.
     """
     grids = np.asarray(grids).reshape(-1, geometry.cells)
     types, base_source, base_target, digit0 = _skeleton(geometry)
