@@ -346,10 +346,10 @@ class Scheduler:
         self._record(run, item, step)
 
         if isinstance(action, Send):
-            for target in self._recipients(run, action.dest):
+            for target in self._recipients(run, action.dest, step):
                 self._enqueue(run, target, action.words, step + 1)
         elif isinstance(action, Preempt):
-            for target in self._recipients(run, action.dest):
+            for target in self._recipients(run, action.dest, step):
                 self._push(step + 1, _PREEMPT, target, "preempt", (run.name, action.words))
         elif isinstance(action, Fork):
             self._fork(run, action, step)
@@ -365,9 +365,10 @@ class Scheduler:
             return
         self._advance(run, None)
 
-    def _recipients(self, run: ThreadRun, dest: str) -> list[ThreadRun]:
+    def _recipients(self, run: ThreadRun, dest: str, step: int) -> list[ThreadRun]:
+        """Threads a send in `step` reaches; a thread forked in `step` starts later and is not one."""
         if dest == p.GROUP_ALL:
-            return [other for other in self.runs if other is not run]
+            return [other for other in self.runs if other is not run and other.start_step <= step]
         if dest == p.GROUP_PARENT:
             names: tuple[str, ...] = (run.parent,) if run.parent else ()
         else:
@@ -375,7 +376,7 @@ class Scheduler:
         targets = []
         for name in names:
             target = self.by_name.get(name)
-            if target is None:
+            if target is None or target.start_step > step:
                 raise TraceError(ErrorKind.UNKNOWN_THREAD, run.name, run.position(self.tokenizer),
                                  f"{dest!r} names no started thread or declared group")
             if target is not run:

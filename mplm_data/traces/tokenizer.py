@@ -44,7 +44,7 @@ MAX_NUMBER = 36
 WORDS: tuple[str, ...] = (
     "=", ";", "|", ".", ":", "-", "x", "@", "h",
     "sudoku", "n", "box", "grid", "cell", "given", "empty", "digits", "peers", "cells",
-    "hyp", "refute", "nested", "all", "parent", "hypothesis", "solved",
+    "unit", "hyp", "refute", "nested", "all", "parent", "hypothesis", "solved", "refuted",
     "drop", "none", "left", "set", "not", "from", "contradiction",
     "naked_single", "hidden_single", "locked_candidates", "naked_pair", "hidden_pair",
     "guess", "refutation",
