@@ -29,6 +29,8 @@ from numba import njit
 from mplm_data.generators.dimacs import Formula
 from mplm_data.generators.errors import InputError
 
+from .dpll_kernels import literal_index, occurrence_lists
+
 
 @dataclass(frozen=True)
 class ProofStep:
@@ -160,31 +162,6 @@ _NO_EMPTY_CLAUSE = 2
 
 
 @njit(cache=True)
-def _literal_index(lit):
-    # Literal v maps to 2(v-1), literal -v to 2(v-1)+1.
-    return 2 * (abs(lit) - 1) + (1 if lit < 0 else 0)
-
-
-@njit(cache=True)
-def _occurrences(n_vars, literals, starts):
-    """Build CSR occurrence lists: the clauses containing literal index i are
-    clauses[offsets[i]:offsets[i+1]], once per occurrence."""
-    counts = np.zeros(2 * n_vars + 1, dtype=np.int64)
-    for position in range(literals.shape[0]):
-        counts[_literal_index(literals[position]) + 1] += 1
-    offsets = np.cumsum(counts)
-
-    clauses = np.empty(literals.shape[0], dtype=np.int64)
-    fill = offsets[:-1].copy()
-    for clause in range(starts.shape[0] - 1):
-        for position in range(starts[clause], starts[clause + 1]):
-            index = _literal_index(literals[position])
-            clauses[fill[index]] = clause
-            fill[index] += 1
-    return offsets, clauses
-
-
-@njit(cache=True)
 def _set_true(lit, value, trail, trail_size):
     """Make `lit` true and push it on the trail; return (trail size, conflict).
 
@@ -228,7 +205,7 @@ def _is_rup(lemma, literals, starts, active, active_empty, unit_clauses, offsets
     while not conflict and head < trail_size:
         falsified = -trail[head]
         head += 1
-        index = _literal_index(falsified)
+        index = literal_index(falsified)
         for slot in range(offsets[index], offsets[index + 1]):
             clause = occurrences[slot]
             if not active[clause]:
@@ -266,7 +243,7 @@ def _is_rup(lemma, literals, starts, active, active_empty, unit_clauses, offsets
 def _check_steps(n_vars, literals, starts, n_formula, step_delete, step_clause):
     """Run the proof steps in order; return (status, index of the last step examined)."""
     n_clauses = starts.shape[0] - 1
-    offsets, occurrences = _occurrences(n_vars, literals, starts)
+    offsets, occurrences = occurrence_lists(n_vars, literals, starts)
 
     active = np.zeros(n_clauses, dtype=np.bool_)
     active[:n_formula] = True

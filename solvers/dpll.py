@@ -1,0 +1,150 @@
+"""Traced DPLL: run the Numba solver on formulas and cubes and wrap the results as records.
+
+`run_dpll` solves one formula under an optional cube of assumption literals and returns a
+`DpllRecord` (format in `mplm_data.solvers.sat_derivation`). `run_dpll_batch` runs many
+(formula, cube) jobs in one compiled call, and `run_dpll_cubes` runs every cube of one formula.
+`choose_cube_variables` picks the split variables of a cube-and-conquer step with the same
+Jeroslow-Wang rule the solver branches with, and `make_cubes` lists the 2^d cubes over them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mplm_data.generators.dimacs import Formula
+
+from . import dpll_kernels as kernels
+from .sat_derivation import DpllRecord, DpllResult
+
+# Events stored per run before it stops with UNKNOWN. Buffers grow on demand; each stored event
+# takes 24 bytes.
+DEFAULT_MAX_EVENTS = 2_000_000
+# Masks are uint64, one bit per cube literal.
+MAX_CUBE_LITERALS = 64
+# 2^16 cubes per split at most.
+MAX_CUBE_DEPTH = 16
+
+
+def run_dpll(formula: Formula, cube: Sequence[int] = (), *, max_events: int = DEFAULT_MAX_EVENTS,
+             trace: bool = True) -> DpllRecord:
+    """Solve `formula` with every literal of `cube` assumed true, recording events when `trace`.
+
+    For an UNSAT result under a cube, `record.refuted_subset` lists the cube literals that the
+    refutation used. The run stops with UNKNOWN after `max_events` events.
+    """
+    return run_dpll_batch([(formula, cube)], max_events=max_events, trace=trace)[0]
+
+
+def run_dpll_cubes(formula: Formula, cubes: Sequence[Sequence[int]], *,
+                   max_events: int = DEFAULT_MAX_EVENTS, trace: bool = True) -> list[DpllRecord]:
+    """Solve `formula` under each cube in one compiled call; return one record per cube."""
+    return run_dpll_batch([(formula, cube) for cube in cubes], max_events=max_events, trace=trace)
+
+
+def run_dpll_batch(jobs: Sequence[tuple[Formula, Sequence[int]]], *,
+                   max_events: int = DEFAULT_MAX_EVENTS, trace: bool = True) -> list[DpllRecord]:
+    """Solve every (formula, cube) job in one compiled call; return the records in job order.
+
+    Consecutive jobs that share one Formula object share its arrays and occurrence lists.
+    """
+    if isinstance(max_events, bool) or not isinstance(max_events, (int, np.integer)) or max_events < 1:
+        raise ValueError(f"max_events must be a positive integer, got {max_events!r}")
+    cubes = [_check_cube(formula, cube) for formula, cube in jobs]
+
+    formulas: list[Formula] = []
+    job_formula = np.empty(len(jobs), dtype=np.int64)
+    for job, (formula, _) in enumerate(jobs):
+        if not formulas or formulas[-1] is not formula:
+            formulas.append(formula)
+        job_formula[job] = len(formulas) - 1
+
+    arrays = [formula.to_arrays() for formula in formulas]
+    literals = np.concatenate([np.empty(0, np.int32), *(lits for lits, _ in arrays)])
+    starts, formula_starts = _stack_starts([starts for _, starts in arrays])
+    n_vars = np.array([formula.n_vars for formula in formulas], dtype=np.int64)
+    cube_literals = np.array([lit for cube in cubes for lit in cube], dtype=np.int32)
+    cube_bits = np.array([1 << bit for cube in cubes for bit in range(len(cube))], dtype=np.uint64)
+    cube_starts = np.zeros(len(cubes) + 1, dtype=np.int64)
+    np.cumsum([len(cube) for cube in cubes], out=cube_starts[1:])
+
+    (status, refuted, counters, event_starts, events, masks, value_starts,
+     values) = kernels.solve_batch(n_vars, literals, starts, formula_starts, job_formula,
+                                   cube_literals, cube_bits, cube_starts, int(max_events), -1, trace)
+
+    records = []
+    for job, cube in enumerate(cubes):
+        formula = formulas[job_formula[job]]
+        result = DpllResult(int(status[job]))
+        value = values[value_starts[job]:value_starts[job + 1]]
+        model = None
+        if result is DpllResult.SAT:
+            model = tuple(var if value[var] > 0 else -var for var in range(1, formula.n_vars + 1))
+        rows = slice(event_starts[job], event_starts[job + 1])
+        count = counters[job]
+        records.append(DpllRecord(
+            n_vars=formula.n_vars, cube=cube, result=result, model=model,
+            refuted_mask=int(refuted[job]),
+            kinds=events[rows, 0].astype(np.int8), literals=events[rows, 1].copy(),
+            clauses=events[rows, 2].copy(), levels=events[rows, 3].copy(), masks=masks[rows].copy(),
+            decisions=int(count[kernels.COUNT_DECISIONS]),
+            propagations=int(count[kernels.COUNT_PROPAGATIONS]),
+            conflicts=int(count[kernels.COUNT_CONFLICTS]),
+            backtracks=int(count[kernels.COUNT_BACKTRACKS]),
+            n_events=int(count[kernels.COUNT_EVENTS])))
+    return records
+
+
+def _check_cube(formula: Formula, cube: Sequence[int]) -> tuple[int, ...]:
+    cube = tuple(int(lit) for lit in cube)
+    if len(cube) > MAX_CUBE_LITERALS:
+        raise ValueError(f"cube has {len(cube)} literals; at most {MAX_CUBE_LITERALS} fit in a "
+                         f"uint64 dependency mask")
+    for lit in cube:
+        if lit == 0 or abs(lit) > formula.n_vars:
+            raise ValueError(f"cube literal {lit} is invalid; literals must be non-zero with "
+                             f"|literal| <= n_vars={formula.n_vars}")
+    return cube
+
+
+def _stack_starts(per_formula: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate clause start offsets of several formulas; return (starts, formula_starts)."""
+    starts = [np.zeros(1, dtype=np.int64)]
+    formula_starts = np.zeros(len(per_formula) + 1, dtype=np.int64)
+    literal_offset = 0
+    for index, formula in enumerate(per_formula):
+        starts.append(formula[1:] + literal_offset)
+        literal_offset += int(formula[-1])
+        formula_starts[index + 1] = formula_starts[index] + formula.shape[0] - 1
+    return np.concatenate(starts), formula_starts
+
+
+def choose_cube_variables(formula: Formula, depth: int) -> tuple[int, ...]:
+    """Pick `depth` split variables for cube-and-conquer, best first.
+
+    After unit propagation at level 0, variables are ranked by the Jeroslow-Wang score J(v) +
+    J(-v) that the solver branches on (ties to the smallest variable). Fewer than `depth`
+    variables come back when fewer unassigned variables occur in unsatisfied clauses, and none
+    when propagation alone decides the formula.
+    """
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or \
+            not 1 <= depth <= MAX_CUBE_DEPTH:
+        raise ValueError(f"depth must be an integer in [1, {MAX_CUBE_DEPTH}], got {depth!r}")
+
+    literals, starts = formula.to_arrays()
+    status, positive, negative = kernels.root_scores(formula.n_vars, literals, starts)
+    if status != kernels.STATUS_UNKNOWN:
+        return ()
+    scores = positive + negative
+    ranked = sorted((var for var in range(1, formula.n_vars + 1) if scores[var] > 0),
+                    key=lambda var: (-scores[var], var))
+    return tuple(ranked[:depth])
+
+
+def make_cubes(variables: Sequence[int]) -> list[tuple[int, ...]]:
+    """List the 2^d cubes over `variables`: cube j negates variable i when bit d-1-i of j is set,
+    so the all-positive cube comes first and the all-negative one last."""
+    depth = len(variables)
+    return [tuple(-var if j >> (depth - 1 - i) & 1 else var for i, var in enumerate(variables))
+            for j in range(2 ** depth)]
