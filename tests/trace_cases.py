@@ -88,3 +88,48 @@ def naked_single_derivation(n: int, seed: int) -> Derivation:
     derivation = derive(puzzle, geometry, max_technique=Technique.NAKED_SINGLE)
     assert derivation is not None and np.array_equal(derivation.solution, solution)
     return derivation
+
+
+def count_solutions(puzzle: np.ndarray, geometry: Geometry, limit: int = 2) -> int:
+    """Number of solutions up to `limit`, by plain backtracking on the most constrained cell."""
+    n = geometry.n
+    grid = [int(value) for value in puzzle]
+    peers = geometry.peers.tolist()
+
+    def search() -> int:
+        best, best_options = -1, None
+        for cell in range(geometry.cells):
+            if grid[cell]:
+                continue
+            used = {grid[peer] for peer in peers[cell]}
+            options = [digit for digit in range(1, n + 1) if digit not in used]
+            if best_options is None or len(options) < len(best_options):
+                best, best_options = cell, options
+                if not options:
+                    return 0
+        if best_options is None:
+            return 1
+        found = 0
+        for digit in best_options:
+            grid[best] = digit
+            found += search()
+            if found >= limit:
+                break
+        grid[best] = 0
+        return found
+
+    return search()
+
+
+def minimal_puzzle(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, Geometry]:
+    """A puzzle with a unique solution from which no clue can be removed (it often needs guesses
+    under naked singles alone)."""
+    puzzle, solution, geometry = naked_single_puzzle(n, seed)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(n, 1)))
+    for cell in rng.permutation(geometry.cells).tolist():
+        if puzzle[cell]:
+            value = puzzle[cell]
+            puzzle[cell] = 0
+            if count_solutions(puzzle, geometry) != 1:
+                puzzle[cell] = value
+    return puzzle, solution, geometry

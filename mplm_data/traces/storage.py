@@ -41,6 +41,7 @@ from mplm_data.solvers.sudoku_derivation import Derivation
 from .model import Trace
 from .schedule import COST_NAMES, Costs
 from .sudoku import hypothesis_count, render_trace
+from .sudoku_mplm import MAX_HYPOTHESES
 from .text import parse_thread, thread_text
 from .tokenizer import TraceTokenizer, project_tokenizer
 
@@ -105,12 +106,13 @@ class TraceRecord:
 
 
 def trace_record(derivation: Derivation, fmt: str, tokenizer: TraceTokenizer | None = None, *,
-                 decomposition: str = "cell", hypotheses: bool = False, seed: int | None = None,
+                 decomposition: str = "cell", hypotheses: bool = False,
+                 max_hypotheses: int = MAX_HYPOTHESES, seed: int | None = None,
                  index: int | None = None) -> TraceRecord:
     """Render one derivation in one format and package it as a row (see `render_trace`)."""
     tokenizer = tokenizer or project_tokenizer()
     rendered = render_trace(derivation, fmt, tokenizer, decomposition=decomposition,
-                            hypotheses=hypotheses)
+                            hypotheses=hypotheses, max_hypotheses=max_hypotheses)
     thread_tokens = tuple((run.context_tokens, run.generated_tokens) for run in rendered.schedule.runs)
     return TraceRecord(rendered.trace, rendered.costs, derivation.geometry, derivation.puzzle,
                        derivation.solution, str(derivation.grade), tokenizer.ident, thread_tokens,

@@ -19,7 +19,7 @@ from .model import ErrorKind, Trace, TraceError
 from .schedule import Costs, Schedule
 from .sudoku_cot import render_cot
 from .sudoku_fj import render_fj
-from .sudoku_mplm import render_mplm
+from .sudoku_mplm import MAX_HYPOTHESES, render_mplm
 from .sudoku_words import cell_word, parse_cell, parse_grid_words
 from .tokenizer import TraceTokenizer, project_tokenizer
 from .validate import item_positions
@@ -41,17 +41,18 @@ class RenderedTrace:
 
 
 def render_trace(derivation: Derivation, fmt: str, tokenizer: TraceTokenizer | None = None, *,
-                 decomposition: str = "cell", hypotheses: bool = False) -> RenderedTrace:
+                 decomposition: str = "cell", hypotheses: bool = False,
+                 max_hypotheses: int = MAX_HYPOTHESES) -> RenderedTrace:
     """Render `derivation` as an `mplm`, `fj` or `cot` trace.
 
-    `decomposition` and `hypotheses` apply to MPLM only (FJ always forks box workers and CoT has
-    one thread). Raises NotExpressibleError when an MPLM decomposition cannot express the
-    derivation, and ValueError for an unknown format or decomposition.
+    `decomposition`, `hypotheses` and `max_hypotheses` apply to MPLM only (FJ always forks box
+    workers and CoT has one thread). Raises NotExpressibleError when an MPLM decomposition cannot
+    express the derivation, and ValueError for an unknown format or decomposition.
     """
     tokenizer = tokenizer or project_tokenizer()
     if fmt == "mplm":
         trace, schedule = render_mplm(derivation, tokenizer, decomposition=decomposition,
-                                      hypotheses=hypotheses)
+                                      hypotheses=hypotheses, max_hypotheses=max_hypotheses)
     elif fmt == "fj":
         trace, schedule = render_fj(derivation, tokenizer)
     elif fmt == "cot":

@@ -1,12 +1,14 @@
 """Hypothesis threads: MPLM traces for puzzles that need guesses.
 
 Each guess of the derivation (a cell and a digit, nested inside the guesses still open when it
-was made) becomes one hypothesis thread `h1`, `h2`, ... in derivation order. Its prompt states
-the chain of assumptions, outermost first: `hypothesis r5c5 = 7 r2c2 = 3 digits 9`. Every
-hypothesis thread runs from step 1, in parallel with the decomposition's threads. It keeps the
-whole grid: every thread of the decomposition also sends its values to the `hyp` group (or to
-`all`), and after each message the hypothesis writes the placements its rules now allow
-(`set r3c4 2 ...`, or `none`). Its rules are those of the decomposition (naked singles, plus
+was made) becomes one hypothesis thread `h1`, `h2`, ... in order. Its prompt states the chain of
+assumptions, outermost first, then the whole puzzle: `hypothesis r5c5 = 7 r2c2 = 3 sudoku n 9
+...`. Every hypothesis thread runs from step 1, in parallel with the decomposition's threads. It
+keeps the whole grid: it first writes the placements that the givens and its assumptions allow
+(`set r3c4 2 ...`); every thread of the decomposition sends the values it places to the `hyp`
+group (or to `all`), and after each message the hypothesis writes the placements its rules now
+allow, or `none`. It must know the givens from the start: a grid filled before all of them are
+known could be consistent with the assumptions and yet wrong. Its rules are those of the decomposition (naked singles, plus
 hidden singles for `unit`); it also notices a cell without candidates and a digit without a place
 in a unit, the two contradictions the grader checks for.
 
@@ -40,7 +42,8 @@ from mplm_data.solvers.sudoku_derivation import Derivation, Technique
 from . import protocol as p
 from .model import ItemKind, Trace
 from .schedule import Action, Answer, Delivery, Emit, Halt, Preempt, Recv, Send
-from .sudoku_words import NotExpressibleError, cell_word, grid_words, message_facts, unit_word
+from .sudoku_words import (NotExpressibleError, cell_word, grid_words, message_facts, problem_words,
+                           unit_word)
 
 HYP_GROUP = "hyp"
 REFUTE_GROUP = "refute"
@@ -110,14 +113,14 @@ def hypothesis_groups(guesses: list[Guess], guess: Guess,
     return groups
 
 
-def hypothesis_prompt(guesses: list[Guess], guess: Guess, geometry: Geometry,
+def hypothesis_prompt(guesses: list[Guess], guess: Guess, puzzle: np.ndarray, geometry: Geometry,
                       groups: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
-    """Prompt of a hypothesis thread: its chain of assumptions, the grid size and its groups."""
+    """Prompt of a hypothesis thread: its chain of assumptions, the puzzle and its groups."""
     words = ["hypothesis"]
     for number in _ancestors(guesses, guess.number):
         assumed = guesses[number - 1]
         words += [cell_word(geometry, assumed.cell), "=", str(assumed.digit)]
-    words += ["digits", str(geometry.n)]
+    words += problem_words(geometry, puzzle)
     for name, members in groups.items():
         words += [p.GROUP, name, *members, p.GROUP_END]
     return tuple(words)
@@ -266,27 +269,32 @@ def plan_hypotheses(puzzle: np.ndarray, geometry: Geometry, *, hidden: bool,
     return guesses
 
 
-def hypothesis_program(guesses: list[Guess], guess: Guess, geometry: Geometry,
+def hypothesis_program(guesses: list[Guess], guess: Guess, puzzle: np.ndarray, geometry: Geometry,
                        hidden: bool) -> Generator[Action, Delivery | None, None]:
     """The program of one hypothesis thread (see the module docstring)."""
     grid = _Grid(geometry, hidden)
+    for cell in np.flatnonzero(puzzle).tolist():
+        grid.place(cell, int(puzzle[cell]))
     for number in _ancestors(guesses, guess.number):
         assumed = guesses[number - 1]
         grid.place(assumed.cell, assumed.digit)
+    grid.words = []
+    grid.propagate()
     children = {guesses[number - 1].name for number in guess.children}
     reported: set[str] = set()
+    delivery = None
 
     while True:
-        delivery = yield Recv()
-        grid.words = []
-        if delivery.sender in children:
-            reported.add(delivery.sender)
-        for cell, digit, placement in message_facts(delivery.sender, delivery.words, geometry):
-            if placement:
-                grid.place(cell, digit)
-            else:
-                grid.remove(cell, digit)
-        grid.propagate()
+        if delivery is not None:
+            grid.words = []
+            if delivery.sender in children:
+                reported.add(delivery.sender)
+            for cell, digit, placement in message_facts(delivery.sender, delivery.words, geometry):
+                if placement:
+                    grid.place(cell, digit)
+                else:
+                    grid.remove(cell, digit)
+            grid.propagate()
 
         if grid.conflict is not None:
             yield Emit(tuple(grid.words + grid.conflict))
@@ -296,11 +304,13 @@ def hypothesis_program(guesses: list[Guess], guess: Guess, geometry: Geometry,
             yield Halt()
             return
 
-        yield Emit(tuple(grid.words) or ("none",))
+        if grid.words or delivery is not None:
+            yield Emit(tuple(grid.words) or ("none",))
         if grid.full:
             yield Preempt(p.GROUP_ALL, ("solved",))
             yield Answer(tuple(grid_words(np.array(grid.value), geometry)))
             return
+        delivery = yield Recv()
 
 
 def check_outcomes(trace: Trace, guesses: list[Guess]) -> None:

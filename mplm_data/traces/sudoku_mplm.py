@@ -55,7 +55,10 @@ def _cell_roots(derivation: Derivation, hyp_names: list[str]) -> list[Root]:
         head = ["cell", cell_word(geometry, cell)]
         head += ["given", str(digit)] if digit else ["empty", "digits", str(geometry.n)]
         prompt = tuple(head + _group("peers", peers) + _group(HYP_GROUP, hyp_names))
-        program = given_cell_program(digit, dests) if digit else empty_cell_program(cell, geometry, dests)
+        if digit:
+            program = given_cell_program(digit, ("peers",))
+        else:
+            program = empty_cell_program(cell, geometry, dests)
         roots.append((cell_word(geometry, cell), prompt, GeneratorProgram(program)))
     return roots
 
@@ -90,7 +93,8 @@ def _region_roots(derivation: Derivation, decomposition: str, hyp_names: list[st
             peers = [unit_word(geometry, 2 * n + other) for other in _box_peers(geometry, unit - 2 * n)]
             prompt += _group("peers", peers) + _group(HYP_GROUP, hyp_names)
             dests = ("peers", HYP_GROUP) if hyp_names else ("peers",)
-            region = Region(tuple(cells), (unit,), givens, dests, announce=True, answers=True)
+            region = Region(tuple(cells), (unit,), givens, dests, announce=True, answers=True,
+                            given_dests=("peers",))
         else:
             is_row = unit < n
             region = Region(tuple(cells), (unit,), givens, (p.GROUP_ALL,), announce=is_row,
@@ -131,8 +135,8 @@ def render_mplm(derivation: Derivation, tokenizer: TraceTokenizer, *, decomposit
         roots = _region_roots(derivation, decomposition, hyp_names)
     for guess in guesses:
         groups = hypothesis_groups(guesses, guess, _owners(geometry, decomposition, guess.cell))
-        prompt = hypothesis_prompt(guesses, guess, geometry, groups)
-        program = hypothesis_program(guesses, guess, geometry, hidden)
+        prompt = hypothesis_prompt(guesses, guess, derivation.puzzle, geometry, groups)
+        program = hypothesis_program(guesses, guess, derivation.puzzle, geometry, hidden)
         roots.append((guess.name, prompt, GeneratorProgram(program)))
 
     trace, schedule = run_programs("sudoku", "mplm", decomposition, roots, tokenizer)

@@ -18,7 +18,8 @@ placement their rules find (naked singles in owned cells, hidden singles in owne
 followed by the updates it causes, and send the new placements as `CELL D` pairs.
 
 A message `CELL not D` (a refuted hypothesis) removes D from CELL like any other update.
-In hypothesis mode every thread also sends its values to the `hyp` group.
+In hypothesis mode every thread also sends the values it places (not the givens, which the
+hypothesis threads know) to the `hyp` group.
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ class Region:
 
     `cells` are the owned cells, `units` the owned units (all of their cells are owned, so the
     thread can look for hidden singles in them), `givens` maps owned cells to their clues.
-    `announce` says whether the thread sends its givens at the start, `answers` whether it ends
-    with an answer (otherwise it halts), `dests` the groups it sends placements to.
+    `announce` says whether the thread sends its givens at the start (to `given_dests`, or to
+    `dests` when that is empty), `answers` whether it ends with an answer (otherwise it halts),
+    `dests` the groups it sends placements to.
     """
 
     cells: tuple[int, ...]
@@ -77,6 +79,7 @@ class Region:
     dests: tuple[str, ...]
     announce: bool
     answers: bool
+    given_dests: tuple[str, ...] = ()
 
 
 class _RegionState:
@@ -190,12 +193,14 @@ def region_program(region: Region, geometry: Geometry) -> Generator[Action, Deli
     state.words = []
     state.solve()
 
-    first = sorted(region.givens) if region.announce else []
-    outgoing = state.pairs(first + state.new)
+    givens = state.pairs(sorted(region.givens)) if region.announce else ()
+    placed = state.pairs(state.new)
     if state.words:
         yield Emit(tuple(state.words))
-    if outgoing:
-        for dest in region.dests:
+    for dest in dict.fromkeys(region.given_dests + region.dests):
+        outgoing = (givens if dest in (region.given_dests or region.dests) else ()) + \
+                   (placed if dest in region.dests else ())
+        if outgoing:
             yield Send(dest, outgoing)
 
     while not all(state.value.values()):
