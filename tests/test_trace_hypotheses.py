@@ -36,7 +36,7 @@ def test_hypotheses_filter_rejects_hidden_single():
     assert derivation.grade.technique > Technique.NAKED_SINGLE
     assert derive(puzzle, geometry, max_technique=max_technique("cell")) is None
 
-    with pytest.raises(NotExpressibleError, match="--solvable-by cell"):
+    with pytest.raises(NotExpressibleError, match="--solvable-by naked_single"):
         render_trace(derivation, "mplm", decomposition="cell")
 
 

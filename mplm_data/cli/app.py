@@ -30,7 +30,7 @@ app.add_typer(solve_app, name="solve")
 stderr = Console(stderr=True)
 
 # Modules whose import registers commands; each one owns the commands of one task or feature.
-COMMAND_MODULES: tuple[str, ...] = ("mplm_data.cli.dataset",)
+COMMAND_MODULES: tuple[str, ...] = ("mplm_data.cli.dataset", "mplm_data.cli.sat", "mplm_data.cli.traces")
 
 
 def fail(message: str, code: int = 2) -> None:

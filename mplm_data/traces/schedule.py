@@ -63,9 +63,13 @@ class Costs:
 
 @dataclass(frozen=True)
 class Emit:
-    """Free generated words, such as a state update or a reasoning step."""
+    """Free generated words, such as a state update or a reasoning step.
+
+    `partial` marks the replay of a PARTIAL item (words of an item a preemption cut short).
+    """
 
     words: tuple[str, ...]
+    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,7 @@ class GeneratorProgram:
 def action_item(action: Action) -> Item | None:
     """The item an action adds to the thread's text (None for AwaitStop and Idle)."""
     if isinstance(action, Emit):
-        return Item(ItemKind.TEXT, words=action.words)
+        return Item(ItemKind.PARTIAL if action.partial else ItemKind.TEXT, words=action.words)
     if isinstance(action, Send):
         return Item(ItemKind.SEND, action.dest, action.words)
     if isinstance(action, Recv):

@@ -60,7 +60,7 @@ def check_expressible(derivation: Derivation, decomposition: str) -> None:
         if step.technique > limit:
             raise NotExpressibleError(
                 f"derivation step {number} uses {step.technique.label}, which the {decomposition} "
-                f"decomposition cannot express; generate with --solvable-by {decomposition} "
+                f"decomposition cannot express; generate with --solvable-by {limit.label} "
                 f"(derive with max_technique={limit.name}), or render with hypothesis threads")
 
 

@@ -129,7 +129,7 @@ class ReplayProgram:
         self.cursor += 1
         kind = item.kind
         if kind is ItemKind.TEXT or kind is ItemKind.PARTIAL:
-            return Emit(item.words)
+            return Emit(item.words, partial=kind is ItemKind.PARTIAL)
         if kind is ItemKind.SEND:
             return Send(item.peer, item.words)
         if kind is ItemKind.RECV:
