@@ -15,6 +15,7 @@ manifest and, when the rows have cost columns, a cost table per trace format.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import math
@@ -225,19 +226,25 @@ def _configs_table(summaries: list[ConfigSummary]) -> str:
 
 
 def _task_call(manifest: Manifest) -> str | None:
-    """Return `Class(field=value, ...)` when the recorded class rebuilds the config, else None."""
-    if not manifest.task_class or not all(key.isidentifier() for key in manifest.config):
+    """Return `Class(field=value, ...)` when the recorded class rebuilds the config, else None.
+
+    Config entries that are not constructor fields (a generator version, say) are left out of the
+    call, and the rebuilt task must report the recorded config exactly.
+    """
+    if not manifest.task_class:
         return None
     module_name, _, class_name = manifest.task_class.partition(":")
     try:
         task_type = getattr(importlib.import_module(module_name), class_name)
-        rebuilt = task_type(**manifest.config).config()
+        init_fields = {item.name for item in dataclasses.fields(task_type) if item.init}
+        arguments = {key: value for key, value in manifest.config.items() if key in init_fields}
+        rebuilt = task_type(**arguments).config()
     except (ImportError, AttributeError, TypeError, ValueError):
         return None
     if json.loads(json.dumps(rebuilt)) != manifest.config:
         return None
-    arguments = ", ".join(f"{key}={value!r}" for key, value in manifest.config.items())
-    return f"{class_name}({arguments})"
+    listed = ", ".join(f"{key}={value!r}" for key, value in arguments.items())
+    return f"{class_name}({listed})"
 
 
 def _regenerate_section(summary: ConfigSummary) -> str:

@@ -210,3 +210,14 @@ def test_card_cli_error_is_one_line(tmp_path: Path) -> None:
 def test_write_card_template_missing(root: Path, tmp_path: Path) -> None:
     with pytest.raises(MplmDataError, match="was not found"):
         write_card(root / "costs", template=tmp_path / "missing.md")
+
+
+def test_card_regenerates_sudoku_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sudoku_rows = pytest.importorskip("mplm_data.sudoku_rows")
+    generate(sudoku_rows.SudokuPuzzleTask(n=4), tmp_path / "made", count=12, seed=8, shard_size=6,
+             splits=SplitConfig())
+    text = render_card([summarize(dataset) for dataset in find_datasets(tmp_path / "made")])
+
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code_block(text, "sudoku-4x4"), "card", "exec"), {})
+    assert folder_bytes(tmp_path / "sudoku-4x4") == folder_bytes(tmp_path / "made")
