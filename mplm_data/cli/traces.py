@@ -1,7 +1,7 @@
 """Commands `mplm-data show`, `mplm-data validate` and `mplm-data stats` for trace files.
 
 `show` prints one trace for a person: each thread in its own colour, every message at both ends
-(the send lists where and when it was delivered, the delivery says when it was sent). `validate`
+(the send lists where and when it was delivered, the delivery gives the step it was sent in). `validate`
 checks every trace of a file and stops at the first invalid one. `stats` measures the costs of
 every trace format over grid sizes and fits their growth exponents.
 """

@@ -9,13 +9,14 @@ Timing rules (docs/protocol.md states them with an example):
 - A message is sent when its `</send>` token is emitted, in step t. Each recipient may receive it
   from step t + 1. A thread that emitted `<recv>` in step r receives its next message in the
   first step d >= r + 1 in which one is available, and emits again from step d + 1. Among the
-  available messages it receives the one sent first; ties go to the lower sender index (the
+  available messages it receives the one sent first. Ties go to the lower sender index (the
   thread's position in the trace), then to the order the sender sent them in.
 - A preemption emitted in step t stops each target in step t + 1, whatever it is doing: the
   target emits nothing more and `<stop> SENDER BODY </stop>` enters its context. A preemption
   wins over a delivery due in the same step. A target that ended by step t is left alone.
 - A fork emitted in step t starts its children in step t + 1 (their prefix and prompt enter);
-  they emit from step t + 2.
+  they emit from step t + 2. A send or preemption in step s reaches only threads started by
+  step s, so `all` never includes a child forked in the same step.
 - A message for a thread that has ended is dropped.
 
 Costs (`Costs`), in tokens of the tokenizer in use: `threads`; `messages`, the number of
@@ -55,7 +56,7 @@ class Costs:
     critical_path_steps: int
 
     def as_dict(self) -> dict[str, float]:
-        """The costs by name, in `COST_NAMES` order."""
+        """Return the costs by name, in `COST_NAMES` order."""
         return {name: getattr(self, name) for name in COST_NAMES}
 
 
@@ -143,7 +144,8 @@ class Delivery:
 
 
 class Program(Protocol):
-    """What a thread does: `resume` returns the next action, given the delivery that ended a Recv."""
+    """Decision maker of a thread: `resume` returns its next action, given the delivery that
+    ended a Recv."""
 
     def resume(self, delivery: Delivery | None) -> Action: ...
 
@@ -168,7 +170,7 @@ class GeneratorProgram:
 
 
 def action_item(action: Action) -> Item | None:
-    """The item an action adds to the thread's text (None for AwaitStop and Idle)."""
+    """Return the item an action adds to the thread's text (None for AwaitStop and Idle)."""
     if isinstance(action, Emit):
         return Item(ItemKind.PARTIAL if action.partial else ItemKind.TEXT, words=action.words)
     if isinstance(action, Send):
@@ -228,7 +230,7 @@ class ThreadRun:
         return self.prefix_tokens + self.prompt_tokens + self.generated_tokens + self.delivered_tokens
 
     def thread(self) -> Thread:
-        """The recorded thread."""
+        """Build the thread recorded so far."""
         return Thread(self.name, self.prompt, tuple(self.items), self.parent)
 
     def position(self, counter: TraceTokenizer, item_index: int | None = None) -> int:
@@ -246,9 +248,9 @@ ChildLookup = Callable[["ThreadRun", Child, str], tuple[tuple[str, ...], Any]]
 class Scheduler:
     """Run thread programs under the lockstep timing model.
 
-    Add root threads with `add_root`, then call `run`. `child_lookup`, when given, supplies the
-    prompt and program of each fork child (the validator uses it to replay recorded children);
-    otherwise the `Child` entries of the Fork action supply them.
+    Add root threads with `add_root`, then call `run`. The `Child` entries of a Fork action
+    supply each child's prompt and program, unless `child_lookup` is given: the validator uses
+    it to replay recorded children.
     """
 
     def __init__(self, tokenizer: TraceTokenizer, *, child_lookup: ChildLookup | None = None):

@@ -47,7 +47,7 @@ MAX_ATTEMPTS = 1000
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """What `cost_sweep` measures."""
+    """Settings of a cost sweep: sizes, sample, variants and the puzzle filter."""
 
     sizes: tuple[int, ...] = DEFAULT_SIZES
     count: int = 4

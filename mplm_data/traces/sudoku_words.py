@@ -89,7 +89,7 @@ def parse_cell(word: str, geometry: Geometry) -> int | None:
 
 
 def grid_words(grid: np.ndarray, geometry: Geometry) -> list[str]:
-    """A grid row by row, `|` between rows, `.` for a blank."""
+    """Write a grid as words: row by row, `|` between rows, `.` for a blank."""
     words: list[str] = []
     for row in range(geometry.n):
         if row:
@@ -100,7 +100,7 @@ def grid_words(grid: np.ndarray, geometry: Geometry) -> list[str]:
 
 
 def parse_grid_words(words: tuple[str, ...] | list[str], geometry: Geometry) -> np.ndarray | None:
-    """The grid written by `grid_words`, or None when the words are not such a grid."""
+    """Parse words written by `grid_words` back into a grid; return None for any other words."""
     n = geometry.n
     if len(words) != n * n + n - 1:
         return None
@@ -126,7 +126,7 @@ def fact_words(fact: Fact, geometry: Geometry) -> list[str]:
 
 
 def step_words(step: Step, geometry: Geometry) -> list[str]:
-    """One derivation step as words, ending with `;`."""
+    """Write one derivation step as words, ending with `;`."""
     words = [step.technique.label]
     if step.unit >= 0:
         words.append(unit_word(geometry, step.unit))
@@ -141,22 +141,23 @@ def step_words(step: Step, geometry: Geometry) -> list[str]:
 
 
 def problem_words(geometry: Geometry, puzzle: np.ndarray) -> list[str]:
-    """The whole puzzle as a prompt: `sudoku n 9 box 3 x 3 grid ...`."""
+    """Write the whole puzzle as prompt words: `sudoku n 9 box 3 x 3 grid ...`."""
     return ["sudoku", "n", str(geometry.n), "box", str(geometry.box_rows), "x",
             str(geometry.box_cols), "grid", *grid_words(puzzle, geometry)]
 
 
 def message_facts(sender: str, words: tuple[str, ...], geometry: Geometry) -> list[tuple[int, int, bool]]:
-    """Facts in a message body as (cell, digit, is_placement).
+    """Read the facts of a message body as (cell, digit, is_placement) triples.
 
-    A cell thread's value message is just the digit (`3`, the sender names the cell); any other
-    body is a list of `CELL D` placements and `CELL not D` eliminations. Raises ValueError for a
-    body that is neither.
+    A cell thread's value message is just the digit (`3`), because the sender names the cell.
+    Any other body is a list of `CELL D` placements and `CELL not D` eliminations. Raises
+    ValueError for a body that is neither.
     """
     if len(words) == 1:
         cell = parse_cell(sender, geometry)
         if cell is None or not words[0].isdigit():
-            raise ValueError(f"message {sender}: {' '.join(words)} holds no fact")
+            raise ValueError(f"message {sender}: {' '.join(words)} is invalid; a one-word "
+                             f"body must be a digit sent by a cell thread")
         return [(cell, int(words[0]), True)]
 
     facts: list[tuple[int, int, bool]] = []
@@ -166,7 +167,8 @@ def message_facts(sender: str, words: tuple[str, ...], geometry: Geometry) -> li
         placement = index + 1 < len(words) and words[index + 1] != NOT
         digit_at = index + 1 if placement else index + 2
         if cell is None or digit_at >= len(words) or not words[digit_at].isdigit():
-            raise ValueError(f"message {sender}: {' '.join(words)} is not a list of facts")
+            raise ValueError(f"message {sender}: {' '.join(words)} is invalid; expected "
+                             f"'CELL D' or 'CELL not D' facts")
         facts.append((cell, int(words[digit_at]), placement))
         index = digit_at + 1
     return facts

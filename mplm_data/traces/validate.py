@@ -168,7 +168,8 @@ class ReplayProgram:
                           f"the schedule delivers {scheduled} first")
 
     def unmatched_wait(self) -> TraceError | None:
-        """The error for a thread left blocked whose recorded delivery no thread sends, if any."""
+        """Return the UNMATCHED_RECV error of a thread left blocked, if no thread sends what it
+        recorded; else None."""
         item = self.items[self.cursor] if self.cursor < len(self.items) else None
         if item is not None and item.kind is ItemKind.MSG \
                 and (item.peer, self.thread.name, item.words) not in self.sent:
