@@ -30,7 +30,8 @@ app.add_typer(solve_app, name="solve")
 stderr = Console(stderr=True)
 
 # Modules whose import registers commands; each one owns the commands of one task or feature.
-COMMAND_MODULES: tuple[str, ...] = ("mplm_data.cli.dataset", "mplm_data.cli.sat", "mplm_data.cli.traces")
+COMMAND_MODULES: tuple[str, ...] = ("mplm_data.cli.dataset", "mplm_data.cli.sat", "mplm_data.cli.traces",
+                                     "mplm_data.cli.sudoku")
 
 
 def fail(message: str, code: int = 2) -> None:
