@@ -160,13 +160,16 @@ def test_read_comments_crlf_and_no_final_newline(tmp_path: Path) -> None:
 def test_read_36x36_canonical_line(tmp_path: Path) -> None:
     geometry = Geometry.for_size(36)
     grid = pattern_solution(geometry)
-    grid[::5] = 0
+    grid[1::4] = 0
+    # The symbol `a` (36) tells the canonical alphabet from the zero-based `0-Z`.
+    assert (grid == 36).any()
     symbols = ".123456789ABCDEFGHIJKLMNOPQRSTUVWXYZa"
     path = write_text(tmp_path, "".join(symbols[v] for v in grid) + "\n")
 
-    result = read_puzzles(path, alphabet="1-9A-Za")
+    result = read_puzzles(path)
 
     assert result.geometry == geometry
+    assert result.alphabet == "1-9A-Za"
     np.testing.assert_array_equal(result.puzzles[0], grid)
 
 
