@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import itertools
 import lzma
 import os
 import re
@@ -97,11 +98,10 @@ class Formula:
 
     def to_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the clauses as flat `int32` literals and `int64` start offsets (length m + 1)."""
-        lengths = np.fromiter((len(clause) for clause in self.clauses), dtype=np.int64,
-                              count=self.n_clauses)
+        lengths = np.fromiter(map(len, self.clauses), dtype=np.int64, count=self.n_clauses)
         starts = np.zeros(self.n_clauses + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])
-        literals = np.fromiter((lit for clause in self.clauses for lit in clause), dtype=np.int32,
+        literals = np.fromiter(itertools.chain.from_iterable(self.clauses), dtype=np.int32,
                                count=int(starts[-1]))
         return literals, starts
 

@@ -34,7 +34,15 @@ def run_dpll(formula: Formula, cube: Sequence[int] = (), *, max_events: int = DE
     For an UNSAT result under a cube, `record.refuted_subset` lists the cube literals that the
     refutation used. The run stops with UNKNOWN after `max_events` events.
     """
-    return run_dpll_batch([(formula, cube)], max_events=max_events, trace=trace)[0]
+    _check_max_events(max_events)
+    cube = _check_cube(formula, cube)
+    literals, starts = formula.to_arrays()
+    cube_bits = np.array([1 << bit for bit in range(len(cube))], dtype=np.uint64)
+
+    status, events, masks, refuted, value, counters = kernels.solve_one(
+        formula.n_vars, literals, starts, np.array(cube, dtype=np.int32), cube_bits,
+        int(max_events), trace)
+    return _build_record(formula, cube, int(status), events, masks, int(refuted), value, counters)
 
 
 def run_dpll_cubes(formula: Formula, cubes: Sequence[Sequence[int]], *,
@@ -49,8 +57,7 @@ def run_dpll_batch(jobs: Sequence[tuple[Formula, Sequence[int]]], *,
 
     Consecutive jobs that share one Formula object share its arrays and occurrence lists.
     """
-    if isinstance(max_events, bool) or not isinstance(max_events, (int, np.integer)) or max_events < 1:
-        raise ValueError(f"max_events must be a positive integer, got {max_events!r}")
+    _check_max_events(max_events)
     cubes = [_check_cube(formula, cube) for formula, cube in jobs]
 
     formulas: list[Formula] = []
@@ -75,25 +82,34 @@ def run_dpll_batch(jobs: Sequence[tuple[Formula, Sequence[int]]], *,
 
     records = []
     for job, cube in enumerate(cubes):
-        formula = formulas[job_formula[job]]
-        result = DpllResult(int(status[job]))
-        value = values[value_starts[job]:value_starts[job + 1]]
-        model = None
-        if result is DpllResult.SAT:
-            model = tuple(var if value[var] > 0 else -var for var in range(1, formula.n_vars + 1))
         rows = slice(event_starts[job], event_starts[job + 1])
-        count = counters[job]
-        records.append(DpllRecord(
-            n_vars=formula.n_vars, cube=cube, result=result, model=model,
-            refuted_mask=int(refuted[job]),
-            kinds=events[rows, 0].astype(np.int8), literals=events[rows, 1].copy(),
-            clauses=events[rows, 2].copy(), levels=events[rows, 3].copy(), masks=masks[rows].copy(),
-            decisions=int(count[kernels.COUNT_DECISIONS]),
-            propagations=int(count[kernels.COUNT_PROPAGATIONS]),
-            conflicts=int(count[kernels.COUNT_CONFLICTS]),
-            backtracks=int(count[kernels.COUNT_BACKTRACKS]),
-            n_events=int(count[kernels.COUNT_EVENTS])))
+        records.append(_build_record(
+            formulas[job_formula[job]], cube, int(status[job]), events[rows], masks[rows],
+            int(refuted[job]), values[value_starts[job]:value_starts[job + 1]], counters[job]))
     return records
+
+
+def _build_record(formula: Formula, cube: tuple[int, ...], status: int, events: np.ndarray,
+                  masks: np.ndarray, refuted: int, value: np.ndarray, counters: np.ndarray) -> DpllRecord:
+    result = DpllResult(status)
+    model = None
+    if result is DpllResult.SAT:
+        signs = np.where(value[1:] > 0, 1, -1)
+        model = tuple((signs * np.arange(1, formula.n_vars + 1)).tolist())
+    return DpllRecord(
+        n_vars=formula.n_vars, cube=cube, result=result, model=model, refuted_mask=refuted,
+        kinds=events[:, 0].astype(np.int8), literals=events[:, 1].copy(),
+        clauses=events[:, 2].copy(), levels=events[:, 3].copy(), masks=masks.copy(),
+        decisions=int(counters[kernels.COUNT_DECISIONS]),
+        propagations=int(counters[kernels.COUNT_PROPAGATIONS]),
+        conflicts=int(counters[kernels.COUNT_CONFLICTS]),
+        backtracks=int(counters[kernels.COUNT_BACKTRACKS]),
+        n_events=int(counters[kernels.COUNT_EVENTS]))
+
+
+def _check_max_events(max_events: int) -> None:
+    if isinstance(max_events, bool) or not isinstance(max_events, (int, np.integer)) or max_events < 1:
+        raise ValueError(f"max_events must be a positive integer, got {max_events!r}")
 
 
 def _check_cube(formula: Formula, cube: Sequence[int]) -> tuple[int, ...]:

@@ -76,26 +76,34 @@ def occurrence_lists(n_vars, literals, starts):
 
 
 @njit(cache=True)
-def _record(events, masks, counters, kind, lit, clause, level, mask, max_events, trace):
-    """Append one event, doubling the buffers when full; return the (possibly new) buffers.
+def _reserve(events, masks, n_events, needed, max_events):
+    """Return buffers with room for `needed` more events after `n_events` (capped at
+    max_events), doubling them when they are too small."""
+    wanted = min(n_events + needed, max_events)
+    if wanted <= events.shape[0]:
+        return events, masks
+    capacity = max(wanted, min(2 * events.shape[0], max_events))
+    grown = np.empty((capacity, 4), dtype=np.int32)
+    grown[:n_events] = events[:n_events]
+    grown_masks = np.empty(capacity, dtype=np.uint64)
+    grown_masks[:n_events] = masks[:n_events]
+    return grown, grown_masks
 
-    Events past `max_events` are counted but not stored; the caller stops with UNKNOWN."""
+
+@njit(cache=True)
+def _record(events, masks, counters, kind, lit, clause, level, mask, max_events, trace):
+    """Count one event and store it when tracing and below `max_events`.
+
+    The caller reserves room first (`_reserve`). Events past `max_events` are counted but not
+    stored, and the caller then stops with UNKNOWN."""
     n = counters[COUNT_EVENTS]
     if trace and n < max_events:
-        if n == events.shape[0]:
-            capacity = min(2 * events.shape[0], max_events)
-            grown = np.empty((capacity, 4), dtype=np.int32)
-            grown[:n] = events[:n]
-            grown_masks = np.empty(capacity, dtype=np.uint64)
-            grown_masks[:n] = masks[:n]
-            events, masks = grown, grown_masks
         events[n, 0] = kind
         events[n, 1] = lit
         events[n, 2] = clause
         events[n, 3] = level
         masks[n] = mask
     counters[COUNT_EVENTS] = n + 1
-    return events, masks
 
 
 @njit(cache=True)
@@ -111,9 +119,10 @@ def _assign(lit, level, mask, value, level_of, mask_of, trail, state):
 @njit(cache=True)
 def _propagate(literals, starts, offsets, occurrences, level, value, level_of, mask_of, trail,
                state, n_true, n_false, events, masks, counters, max_events, trace):
-    """Process the trail from qhead; return (events, masks, conflict clause or -1, conflict mask).
+    """Process the trail from qhead; return (conflict clause or -1, conflict mask).
 
-    A conflict stops propagation after the current trail literal's occurrences are counted."""
+    A conflict stops propagation after the current trail literal's occurrences are counted. The
+    buffers need room for n_vars + 1 events, one per newly assigned variable and one conflict."""
     conflict = -1
     conflict_mask = np.uint64(0)
     while conflict < 0 and state[_QHEAD] < state[_TRAIL]:
@@ -138,8 +147,8 @@ def _propagate(literals, starts, offsets, occurrences, level, value, level_of, m
                 conflict = clause
                 for position in range(starts[clause], starts[clause + 1]):
                     conflict_mask |= mask_of[abs(literals[position])]
-                events, masks = _record(events, masks, counters, EVENT_CONFLICT, 0, clause,
-                                        level, conflict_mask, max_events, trace)
+                _record(events, masks, counters, EVENT_CONFLICT, 0, clause, level, conflict_mask,
+                        max_events, trace)
                 counters[COUNT_CONFLICTS] += 1
             elif n_false[clause] == length - 1:
                 # Find the one occurrence that is not false. If it is unassigned the clause is
@@ -158,10 +167,10 @@ def _propagate(literals, starts, offsets, occurrences, level, value, level_of, m
                         break
                 if unit != 0:
                     _assign(unit, level, mask, value, level_of, mask_of, trail, state)
-                    events, masks = _record(events, masks, counters, EVENT_PROPAGATE, unit,
-                                            clause, level, mask, max_events, trace)
+                    _record(events, masks, counters, EVENT_PROPAGATE, unit, clause, level, mask,
+                            max_events, trace)
                     counters[COUNT_PROPAGATIONS] += 1
-    return events, masks, conflict, conflict_mask
+    return conflict, conflict_mask
 
 
 @njit(cache=True)
@@ -238,13 +247,15 @@ def solve(n_vars, literals, starts, offsets, occurrences, cube, cube_bits, max_e
     state = np.zeros(3, dtype=np.int64)
     value[:] = 0
     counters[:] = 0
-    events = np.empty((max(1, min(max_events, 1024)), 4), dtype=np.int32)
+    # One loop iteration emits at most one event per variable plus a conflict and one more.
+    per_iteration = n_vars + 2 if trace else 0
+    events = np.empty((min(max_events, 4 * per_iteration), 4), dtype=np.int32)
     masks = np.empty(events.shape[0], dtype=np.uint64)
 
     for clause in range(n_clauses):
         if starts[clause + 1] == starts[clause]:
-            events, masks = _record(events, masks, counters, EVENT_CONFLICT, 0, clause, 0,
-                                    np.uint64(0), max_events, trace)
+            _record(events, masks, counters, EVENT_CONFLICT, 0, clause, 0, np.uint64(0),
+                    max_events, trace)
             counters[COUNT_CONFLICTS] += 1
             stored = min(counters[COUNT_EVENTS], max_events) if trace else 0
             return STATUS_UNSAT, events[:stored], masks[:stored], np.uint64(0)
@@ -255,7 +266,10 @@ def solve(n_vars, literals, starts, offsets, occurrences, cube, cube_bits, max_e
     status = STATUS_UNKNOWN
     refuted = np.uint64(0)
     while counters[COUNT_EVENTS] <= max_events:
-        events, masks, conflict, conflict_mask = _propagate(
+        if trace:
+            events, masks = _reserve(events, masks, counters[COUNT_EVENTS], per_iteration,
+                                     max_events)
+        conflict, conflict_mask = _propagate(
             literals, starts, offsets, occurrences, level, value, level_of, mask_of, trail,
             state, n_true, n_false, events, masks, counters, max_events, trace)
         if conflict >= 0:
@@ -266,22 +280,23 @@ def solve(n_vars, literals, starts, offsets, occurrences, cube, cube_bits, max_e
             _undo(level_start[level], offsets, occurrences, value, trail, state, n_true, n_false)
             level -= 1
             _assign(flipped, level, conflict_mask, value, level_of, mask_of, trail, state)
-            events, masks = _record(events, masks, counters, EVENT_BACKTRACK, flipped, -1, level,
-                                    conflict_mask, max_events, trace)
+            _record(events, masks, counters, EVENT_BACKTRACK, flipped, -1, level, conflict_mask,
+                    max_events, trace)
             counters[COUNT_BACKTRACKS] += 1
             continue
 
         # Level 0: the formula's unit clauses first, then the cube literals, one at a time.
+        while next_unit < n_clauses and starts[next_unit + 1] - starts[next_unit] != 1:
+            next_unit += 1
         if next_unit < n_clauses:
             clause = next_unit
             next_unit += 1
-            if starts[clause + 1] - starts[clause] == 1:
-                lit = literals[starts[clause]]
-                if value[abs(lit)] == 0:
-                    _assign(lit, 0, np.uint64(0), value, level_of, mask_of, trail, state)
-                    events, masks = _record(events, masks, counters, EVENT_PROPAGATE, lit, clause,
-                                            0, np.uint64(0), max_events, trace)
-                    counters[COUNT_PROPAGATIONS] += 1
+            lit = literals[starts[clause]]
+            if value[abs(lit)] == 0:
+                _assign(lit, 0, np.uint64(0), value, level_of, mask_of, trail, state)
+                _record(events, masks, counters, EVENT_PROPAGATE, lit, clause, 0, np.uint64(0),
+                        max_events, trace)
+                counters[COUNT_PROPAGATIONS] += 1
             continue
         if next_assumption < cube.shape[0]:
             lit = cube[next_assumption]
@@ -290,15 +305,14 @@ def solve(n_vars, literals, starts, offsets, occurrences, cube, cube_bits, max_e
             sign = 1 if lit > 0 else -1
             if value[abs(lit)] == -sign:
                 refuted = bit | mask_of[abs(lit)]
-                events, masks = _record(events, masks, counters, EVENT_CONFLICT, lit, -1, 0,
-                                        refuted, max_events, trace)
+                _record(events, masks, counters, EVENT_CONFLICT, lit, -1, 0, refuted, max_events,
+                        trace)
                 counters[COUNT_CONFLICTS] += 1
                 status = STATUS_UNSAT
                 break
             if value[abs(lit)] == 0:
                 _assign(lit, 0, bit, value, level_of, mask_of, trail, state)
-                events, masks = _record(events, masks, counters, EVENT_ASSUME, lit, -1, 0, bit,
-                                        max_events, trace)
+                _record(events, masks, counters, EVENT_ASSUME, lit, -1, 0, bit, max_events, trace)
             continue
 
         if state[_SATISFIED] == n_clauses:
@@ -314,14 +328,28 @@ def solve(n_vars, literals, starts, offsets, occurrences, cube, cube_bits, max_e
         level_start[level] = state[_TRAIL]
         decision[level] = branch
         _assign(branch, level, np.uint64(0), value, level_of, mask_of, trail, state)
-        events, masks = _record(events, masks, counters, EVENT_DECIDE, branch, -1, level,
-                                np.uint64(0), max_events, trace)
+        _record(events, masks, counters, EVENT_DECIDE, branch, -1, level, np.uint64(0),
+                max_events, trace)
         counters[COUNT_DECISIONS] += 1
 
     if counters[COUNT_EVENTS] > max_events:
         status = STATUS_UNKNOWN
     stored = min(counters[COUNT_EVENTS], max_events) if trace else 0
     return status, events[:stored], masks[:stored], refuted
+
+
+@njit(cache=True)
+def solve_one(n_vars, literals, starts, cube, cube_bits, max_events, trace):
+    """Run `solve` on one formula; return (status, events, masks, refuted mask, value, counters)."""
+    offsets, occurrences = occurrence_lists(n_vars, literals, starts)
+    value = np.zeros(n_vars + 1, dtype=np.int8)
+    positive = np.zeros(n_vars + 1, dtype=np.float64)
+    negative = np.zeros(n_vars + 1, dtype=np.float64)
+    counters = np.zeros(N_COUNTS, dtype=np.int64)
+    status, events, masks, refuted = solve(n_vars, literals, starts, offsets, occurrences, cube,
+                                           cube_bits, max_events, -1, trace, value, positive,
+                                           negative, counters)
+    return status, events, masks, refuted, value, counters
 
 
 @njit(cache=True)
