@@ -1,0 +1,283 @@
+"""Arrow rows of QA traces, and the shard tasks that `mplm-data gen qa` runs.
+
+`QATraceTask` generates synthetic items (`mplm_data.generators.qa`) and `QAFileTask` reads
+HotpotQA-style records (`mplm_data.qa_io`); both render every item in each requested format,
+validate the trace (schedule and answer) and write one row per (item, format). Item i of base
+seed s is generated from `item_rng(s, i)`, so every row can be regenerated alone.
+
+Columns (`QA_SCHEMA`). The trace columns are those of the Sudoku trace rows
+(`mplm_data.traces.storage`): `task` (`qa`), `format`, `decomposition`, `tokenizer`, the six
+costs and `trace` (the threads with their text and token counts). The instance columns are:
+
+| column | type | meaning |
+|---|---|---|
+| kind | large_string | `track`, `lookup`, `count`, `sum` or `evidence` |
+| seed, index | int64, nullable | base seed and item index (a file record has no seed; its index is its position in the file) |
+| source | large_string, nullable | record `_id` (or `record N`) of a file item |
+| length | int64 | requested document length in tokens (a file item: the measured one) |
+| document_tokens | int64 | measured document length in the tokenizer's tokens |
+| chunks, hops | int32 | chunks (= chunk threads) and chain length |
+| distractors | int32, nullable | requested distractor facts (null for a file item) |
+| question, answer | large_string | words joined by spaces |
+| chain | large_list<struct> | chain facts in resolution order: `chunk`, `offset` (word offset in the chunk), `text` |
+| generator_version | large_string | version of the generator or reader |
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from mplm_data.arrow_io import read_table
+from mplm_data.generators.errors import InputError, MplmDataError
+from mplm_data.generators.qa import GENERATOR_VERSION, QAConfig, QAItem, QAKind, generate_qa
+from mplm_data.generators.qa_text import load_filler_words
+from mplm_data.qa_io import read_qa_records
+from mplm_data.traces.model import Trace
+from mplm_data.traces.qa import qa_answer_check, render_qa_trace
+from mplm_data.traces.schedule import COST_NAMES, Costs
+from mplm_data.traces.storage import THREAD_TYPE, TRACE_VERSION, row_trace
+from mplm_data.traces.sudoku import FORMATS
+from mplm_data.traces.text import thread_text
+from mplm_data.traces.tokenizer import TraceTokenizer, load_tokenizer
+from mplm_data.traces.validate import validate
+
+READER_VERSION = "hotpot-1"
+
+CHAIN_TYPE = pa.struct([
+    pa.field("chunk", pa.int32(), nullable=False),
+    pa.field("offset", pa.int64(), nullable=False),
+    pa.field("text", pa.large_string(), nullable=False),
+])
+
+QA_SCHEMA = pa.schema([
+    pa.field("task", pa.large_string(), nullable=False),
+    pa.field("kind", pa.large_string(), nullable=False),
+    pa.field("seed", pa.int64(), nullable=True),
+    pa.field("index", pa.int64(), nullable=True),
+    pa.field("source", pa.large_string(), nullable=True),
+    pa.field("length", pa.int64(), nullable=False),
+    pa.field("document_tokens", pa.int64(), nullable=False),
+    pa.field("chunks", pa.int32(), nullable=False),
+    pa.field("hops", pa.int32(), nullable=False),
+    pa.field("distractors", pa.int32(), nullable=True),
+    pa.field("question", pa.large_string(), nullable=False),
+    pa.field("answer", pa.large_string(), nullable=False),
+    pa.field("chain", pa.large_list(pa.field("item", CHAIN_TYPE, nullable=False)), nullable=False),
+    pa.field("generator_version", pa.large_string(), nullable=False),
+    pa.field("format", pa.large_string(), nullable=False),
+    pa.field("decomposition", pa.large_string(), nullable=False),
+    pa.field("tokenizer", pa.large_string(), nullable=False),
+    *[pa.field(name, pa.float64() if name == "mean_context_tokens" else pa.int64(), nullable=False)
+      for name in COST_NAMES],
+    pa.field("trace", pa.large_list(pa.field("item", THREAD_TYPE, nullable=False)), nullable=False),
+])
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(spec: str) -> TraceTokenizer:
+    return load_tokenizer(spec)
+
+
+def _check_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
+    formats = tuple(formats)
+    unknown = [fmt for fmt in formats if fmt not in FORMATS]
+    if not formats or unknown:
+        raise ValueError(f"formats must be a non-empty selection of {', '.join(FORMATS)}, got "
+                         f"{', '.join(formats) or 'none'}")
+    return tuple(dict.fromkeys(formats))
+
+
+def qa_rows(item: QAItem, formats: tuple[str, ...], tokenizer: TraceTokenizer, *,
+            length: int | None = None, distractors: int | None = None,
+            generator_version: str = GENERATOR_VERSION) -> list[dict[str, Any]]:
+    """Render and validate `item` in each format; return one row of `QA_SCHEMA` per format.
+
+    Raises TraceError when a rendered trace fails validation (a renderer bug, never bad input).
+    """
+    document_tokens = sum(tokenizer.count_words(chunk) for chunk in item.chunks)
+    instance = {
+        "task": "qa", "kind": item.kind.value, "seed": item.seed, "index": item.index,
+        "source": item.source, "length": document_tokens if length is None else length,
+        "document_tokens": document_tokens, "chunks": len(item.chunks), "hops": item.hops,
+        "distractors": distractors, "question": " ".join(item.question),
+        "answer": " ".join(item.answer),
+        "chain": [{"chunk": fact.chunk, "offset": fact.offset, "text": " ".join(fact.words)}
+                  for fact in item.chain_facts],
+        "generator_version": generator_version,
+    }
+    check = qa_answer_check(item.kind, item.answer, tokenizer)
+
+    rows = []
+    for fmt in formats:
+        rendered = render_qa_trace(item, fmt, tokenizer)
+        validate(rendered.trace, tokenizer=tokenizer, answer_check=check)
+        runs = rendered.schedule.runs
+        rows.append({
+            **instance, "format": fmt, "decomposition": rendered.trace.decomposition,
+            "tokenizer": tokenizer.ident, **rendered.costs.as_dict(),
+            "trace": [{"name": thread.name, "parent": thread.parent, "text": thread_text(thread),
+                       "context_tokens": run.context_tokens, "generated_tokens": run.generated_tokens}
+                      for thread, run in zip(rendered.trace.threads, runs)],
+        })
+    return rows
+
+
+def _table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=QA_SCHEMA)
+
+
+def _file_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class QATraceTask:
+    """Shard task: synthetic QA items (fields of `QAConfig`) as traces in `formats`.
+
+    `tokenizer` is `mplm-v1` or a local Hugging Face tokenizer folder; document lengths and
+    costs are counted in it. Raises ValueError for invalid settings and InputError for missing or
+    unusable filler files.
+    """
+
+    kind: QAKind = QAKind.TRACK
+    length: int = 4096
+    chunks: int = 8
+    hops: int = 2
+    distractors: int = 4
+    filler: tuple[str, ...] = ()
+    formats: tuple[str, ...] = FORMATS
+    tokenizer: str = "mplm-v1"
+    name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        config = self.qa_config
+        if config.filler:
+            load_filler_words(config.filler)
+        object.__setattr__(self, "kind", config.kind)
+        object.__setattr__(self, "filler", config.filler)
+        object.__setattr__(self, "formats", _check_formats(self.formats))
+        object.__setattr__(self, "name", f"qa-{config.kind.value}")
+
+    @property
+    def qa_config(self) -> QAConfig:
+        """Generator settings of every item."""
+        return QAConfig(kind=self.kind, length=self.length, chunks=self.chunks, hops=self.hops,
+                        distractors=self.distractors, filler=self.filler)
+
+    def schema(self) -> pa.Schema:
+        """Row schema of every shard."""
+        return QA_SCHEMA
+
+    def config(self) -> dict[str, Any]:
+        """Settings that fix the rows, JSON-able, for the manifest and provenance."""
+        return {"kind": self.kind.value, "length": self.length, "chunks": self.chunks,
+                "hops": self.hops, "distractors": self.distractors,
+                "filler": [{"path": path, "sha256": _file_digest(path)} for path in self.filler],
+                "formats": list(self.formats), "tokenizer": _tokenizer(self.tokenizer).ident,
+                "generator_version": GENERATOR_VERSION, "trace_version": TRACE_VERSION}
+
+    def rows(self, seed: int, start: int, stop: int) -> pa.Table:
+        """Generate, render and validate items start..stop-1 of base `seed`."""
+        tokenizer = _tokenizer(self.tokenizer)
+        config = self.qa_config
+        words = load_filler_words(config.filler) if config.filler else None
+        rows: list[dict[str, Any]] = []
+        for index in range(start, stop):
+            item = generate_qa(config, seed, index, count_tokens=tokenizer.count, filler_words=words)
+            rows += qa_rows(item, self.formats, tokenizer, length=self.length,
+                            distractors=self.distractors)
+        return _table(rows)
+
+
+@dataclass(frozen=True)
+class QAFileTask:
+    """Shard task: the records of a HotpotQA-style file as traces in `formats`.
+
+    The seed is unused, because nothing is random; item i is record i of the file.
+    """
+
+    path: str
+    formats: tuple[str, ...] = FORMATS
+    tokenizer: str = "mplm-v1"
+    name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", str(self.path))
+        object.__setattr__(self, "formats", _check_formats(self.formats))
+        object.__setattr__(self, "name", f"qa-{Path(self.path).stem}")
+
+    def check_records(self) -> int:
+        """Read every record of the file and return their number; raises InputError for a bad one."""
+        return len(read_qa_records(self.path))
+
+    def schema(self) -> pa.Schema:
+        """Row schema of every shard."""
+        return QA_SCHEMA
+
+    def config(self) -> dict[str, Any]:
+        """Settings that fix the rows, JSON-able; the file's sha256 detects a changed file."""
+        return {"kind": QAKind.EVIDENCE.value, "source": self.path,
+                "sha256": _file_digest(self.path), "formats": list(self.formats),
+                "tokenizer": _tokenizer(self.tokenizer).ident,
+                "generator_version": READER_VERSION, "trace_version": TRACE_VERSION}
+
+    def rows(self, seed: int, start: int, stop: int) -> pa.Table:
+        """Read, render and validate records start..stop-1."""
+        tokenizer = _tokenizer(self.tokenizer)
+        rows: list[dict[str, Any]] = []
+        for item in read_qa_records(self.path, start, stop):
+            rows += qa_rows(item, self.formats, tokenizer, generator_version=READER_VERSION)
+        return _table(rows)
+
+
+def qa_row_costs(row: dict[str, Any]) -> Costs:
+    """Return the costs recorded in a row."""
+    return Costs(**{name: row[name] for name in COST_NAMES})
+
+
+def qa_row_trace(row: dict[str, Any], tokenizer: TraceTokenizer | None = None) -> Trace:
+    """Parse the trace of one row (a dict as `Table.to_pylist()` gives it)."""
+    return row_trace(row, tokenizer)
+
+
+def validate_qa_row(row: dict[str, Any], tokenizer: TraceTokenizer | None = None) -> Costs:
+    """Validate a row's trace against its answer and return the costs the validator measures.
+
+    `tokenizer` (the project tokenizer by default) must be the one the row was counted in.
+    Raises TraceError for an invalid trace, and MplmDataError for another tokenizer or when the
+    measured costs differ from the recorded ones.
+    """
+    tokenizer = tokenizer or _tokenizer("mplm-v1")
+    if tokenizer.ident != row["tokenizer"]:
+        raise MplmDataError(f"the row was counted in tokenizer {row['tokenizer']}, not "
+                            f"{tokenizer.ident}; pass the tokenizer it was generated with")
+    trace = qa_row_trace(row, tokenizer)
+    check = qa_answer_check(QAKind(row["kind"]), tuple(row["answer"].split()), tokenizer)
+    costs = validate(trace, tokenizer=tokenizer, answer_check=check).costs
+    if costs != qa_row_costs(row):
+        raise MplmDataError(f"row {row['kind']} index {row['index']} ({row['format']}): the "
+                            f"validator measures {costs}, but the row records {qa_row_costs(row)}")
+    return costs
+
+
+def read_qa_rows(path: str | Path) -> list[dict[str, Any]]:
+    """Read every row of a QA trace file (one shard, `.arrow` or `.parquet`) as dicts.
+
+    Raises InputError when the file lacks QA trace columns.
+    """
+    table = read_table(path)
+    missing = [name for name in QA_SCHEMA.names if name not in table.schema.names]
+    if missing:
+        raise InputError(f"not a QA trace file: it lacks the columns {', '.join(missing)}; write "
+                         f"it with `mplm-data gen qa`", path=path)
+    return table.to_pylist()
