@@ -12,8 +12,14 @@ an SR(40) pair.
   simplifies the clause list, so unit propagation and branching reach the same nodes as the
   traced solver, and the decision counts must agree. A formula that exceeds --python-budget
   seconds is reported as a lower bound, with no extrapolation.
+- kernel only: the compiled `solve_one` call on arrays built beforehand, which shows how much of
+  the traced DPLL time is the conversion of the Formula and the building of the record.
 - minisat22: `Solver(name="minisat22", bootstrap_with=clauses)` plus `solve()`, construction
   included because `run_dpll` also builds its arrays.
+
+A second table times the DRUP checker (`check_drup`) on the UNSAT formulas' proofs from glucose4
+and cadical153, next to the `drup` package when it is installed. `drup` takes no deletions, so
+it gets the proof's lemmas only.
 
 Each time is the fastest of repeated runs (--repeats, --python-repeats), because other jobs on
 a shared machine only ever add time.
@@ -37,11 +43,14 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
 from pysat.solvers import Solver
 
 from mplm_data.generators.dimacs import Formula, read_dimacs
 from mplm_data.generators.ksat import KsatConfig, generate_ksat
-from mplm_data.solvers.dpll import run_dpll
+from mplm_data.solvers.dpll import DEFAULT_MAX_EVENTS, run_dpll
+from mplm_data.solvers.dpll_kernels import solve_one
+from mplm_data.solvers.rup import check_drup, parse_drup
 from mplm_data.solvers.sat_derivation import DpllResult
 
 PUBLIC_NAMES = ("uf50-01", "uuf50-01", "uf100-01", "uuf100-01")
@@ -116,6 +125,14 @@ def best_seconds(function, repeats: int) -> float:
     return min(times)
 
 
+def kernel_call(formula: Formula):
+    """Return a function that runs only the compiled solver on prepared arrays."""
+    literals, starts = formula.to_arrays()
+    cube = np.empty(0, dtype=np.int32)
+    bits = np.empty(0, dtype=np.uint64)
+    return lambda: solve_one(formula.n_vars, literals, starts, cube, bits, DEFAULT_MAX_EVENTS, True)
+
+
 def minisat(formula: Formula) -> bool:
     with Solver(name="minisat22", bootstrap_with=formula.clauses) as solver:
         return bool(solver.solve())
@@ -152,6 +169,39 @@ def describe_machine() -> str:
             f"numba {version('numba')}, python-sat {version('python-sat')}")
 
 
+def bench_proofs(formulas: list[tuple[str, Formula]], repeats: int) -> int:
+    """Print the DRUP checking table; return the number of proofs that failed a check."""
+    try:
+        import drup
+    except ImportError:
+        drup = None
+        print("the drup package is not installed; its column stays empty", file=sys.stderr)
+
+    print("| formula | proof solver | proof lines | lemmas | check_drup (ms) | drup package (ms) |")
+    print("|---|---|---|---|---|---|")
+    failures = 0
+    for name, formula in formulas:
+        for solver in ("glucose4", "cadical153"):
+            with Solver(name=solver, bootstrap_with=formula.clauses, with_proof=True) as sat:
+                sat.solve()
+                proof = sat.get_proof()
+            steps = parse_drup(proof)
+            check = check_drup(formula, steps)
+            ours = best_seconds(lambda: check_drup(formula, steps), repeats)
+            theirs_text = ""
+            if drup is not None:
+                lemmas = [list(step.clause) for step in steps if not step.delete]
+                clauses = [list(clause) for clause in formula.clauses]
+                outcome = drup.check_proof(clauses, lemmas).outcome
+                theirs = best_seconds(lambda: drup.check_proof(clauses, lemmas), max(1, repeats // 7))
+                theirs_text = f"{theirs * 1e3:.1f}"
+                failures += outcome != drup.Outcome.VALID
+            failures += not check.valid
+            print(f"| {name} | {solver} | {len(proof)} | {check.lemmas} | {ours * 1e3:.1f} "
+                  f"| {theirs_text} |", flush=True)
+    return failures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=21, help="runs per traced DPLL and "
@@ -167,12 +217,13 @@ def main() -> int:
 
     print(describe_machine())
     print("| formula | vars | clauses | result | decisions | Python DPLL (s) | traced DPLL (ms) "
-          "| minisat22 (ms) | Python / traced | traced / minisat22 |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| kernel only (ms) | minisat22 (ms) | Python / traced | traced / minisat22 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     speedups, slowdowns, failures = [], [], 0
     for name, formula in formulas:
         record = run_dpll(formula)
         traced = best_seconds(lambda: run_dpll(formula), args.repeats)
+        kernel = best_seconds(kernel_call(formula), args.repeats)
         reference = best_seconds(lambda: minisat(formula), args.repeats)
         if (record.result is DpllResult.SAT) != minisat(formula):
             print(f"{name}: traced DPLL and minisat22 disagree", file=sys.stderr)
@@ -201,8 +252,13 @@ def main() -> int:
         slowdowns.append(traced / reference)
         bound = ">= " if python_text.startswith(">") else ""
         print(f"| {name} | {formula.n_vars} | {formula.n_clauses} | {record.result.name} "
-              f"| {record.decisions} | {python_text} | {traced * 1e3:.3f} | {reference * 1e3:.3f} "
+              f"| {record.decisions} | {python_text} | {traced * 1e3:.3f} | {kernel * 1e3:.3f} "
+              f"| {reference * 1e3:.3f} "
               f"| {bound}{speedup:.0f} | {traced / reference:.1f} |", flush=True)
+
+    print()
+    failures += bench_proofs([(name, formula) for name, formula in formulas
+                              if not minisat(formula)], args.repeats)
 
     print(f"\nPython / traced: min {min(speedups):.0f}, median {statistics.median(speedups):.0f} "
           f"(goal >= {SPEEDUP_GOAL:.0f})")
