@@ -3,21 +3,26 @@
 Each measurement runs in a fresh child process and reports rows per second, the child's peak
 resident memory (`resource.getrusage(RUSAGE_SELF).ru_maxrss`) and how much that peak grew during
 the work, after the imports. A growth that stays flat across sizes means memory does not grow
-with the dataset. Ratios compare the larger size with the smaller one, measured in the same run.
+with the dataset. Ratios compare the last size with the first, measured in the same run.
 
 Workloads:
 - `rows`: `generate` with a synthetic task of about 3 KB per row (a puzzle-length string, 200
   int32 values and a 2 KB text), one worker, shards of 1000 rows.
 - `export`: `export_folder` of the `rows` output into per-split Parquet files, with 8 MiB row
-  groups so that the buffers stay below the smaller dataset's size.
+  groups, small enough that the per-split buffers fill and flush at 20,000 rows and above.
 - `sudoku`: `generate` with `SudokuPuzzleTask(n=9)`, when that module imports.
+- `qa-traces`: `generate` with `QATraceTask()` (synthetic QA items rendered as MPLM, fork-join
+  and chain-of-thought traces, one row per trace), when that module imports. Sizes count items,
+  and the rows/s column counts traces.
 
 Usage: .venv/bin/python scripts/bench_write.py [--sizes 2000 20000 ...] [--sudoku-sizes 200 2000]
+       [--trace-sizes 100 1000]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import resource
 import subprocess
@@ -83,6 +88,8 @@ def run_child(kind: str, size: int, folder: Path) -> dict:
     from mplm_data.splits import SplitConfig
     if kind == "sudoku":
         from mplm_data.sudoku_rows import SudokuPuzzleTask
+    if kind == "qa-traces":
+        from mplm_data.qa_rows import QATraceTask
 
     before = _peak_rss_mib()
     started = time.perf_counter()
@@ -95,8 +102,10 @@ def run_child(kind: str, size: int, folder: Path) -> dict:
         rows = sum(sum(summary.split_rows.values()) for summary in summaries)
     elif kind == "sudoku":
         rows = generate(SudokuPuzzleTask(n=9), folder / "sudoku", count=size, seed=0).rows
+    elif kind == "qa-traces":
+        rows = generate(QATraceTask(), folder / "qa", count=size, seed=0, shard_size=100).rows
     else:
-        raise ValueError(f"unknown workload {kind!r}; use rows, export or sudoku")
+        raise ValueError(f"unknown workload {kind!r}; use rows, export, sudoku or qa-traces")
     seconds = time.perf_counter() - started
     peak = _peak_rss_mib()
     return {"rows": rows, "seconds": seconds, "peak_mib": peak, "growth_mib": peak - before}
@@ -109,9 +118,10 @@ def measure(kind: str, size: int, folder: Path) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def sudoku_available() -> bool:
+def importable(module: str) -> bool:
+    """Check whether `module` imports (optional workloads depend on modules still being added)."""
     try:
-        import mplm_data.sudoku_rows  # noqa: F401
+        importlib.import_module(module)
     except ImportError:
         return False
     return True
@@ -123,6 +133,8 @@ def main() -> None:
                         help="row counts for the rows and export workloads (two or more)")
     parser.add_argument("--sudoku-sizes", type=int, nargs="+", default=[200, 2000],
                         help="puzzle counts for the sudoku workload (two or more)")
+    parser.add_argument("--trace-sizes", type=int, nargs="+", default=[100, 1000],
+                        help="item counts for the qa-traces workload (two or more)")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "SIZE", "FOLDER"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -131,20 +143,27 @@ def main() -> None:
         kind, size, folder = args.child
         print(json.dumps(run_child(kind, int(size), Path(folder))))
         return
-    if len(args.sizes) < 2 or len(args.sudoku_sizes) < 2:
-        parser.error("--sizes and --sudoku-sizes each need at least two counts")
+    if min(len(args.sizes), len(args.sudoku_sizes), len(args.trace_sizes)) < 2:
+        parser.error("--sizes, --sudoku-sizes and --trace-sizes each need at least two counts")
 
     workloads = [("rows", args.sizes), ("export", args.sizes)]
-    if sudoku_available():
-        workloads.append(("sudoku", args.sudoku_sizes))
-    else:
-        print("sudoku workload skipped: mplm_data.sudoku_rows does not import", file=sys.stderr)
+    optional = [("sudoku", "mplm_data.sudoku_rows", args.sudoku_sizes),
+                ("qa-traces", "mplm_data.qa_rows", args.trace_sizes)]
+    for kind, module, sizes in optional:
+        if importable(module):
+            workloads.append((kind, sizes))
+        else:
+            print(f"{kind} workload skipped: {module} does not import", file=sys.stderr)
 
     print("| workload | rows | seconds | rows/s | peak RSS (MiB) | RSS growth during work (MiB) |")
     print("|---|---|---|---|---|---|")
     results: dict[tuple[str, int], dict] = {}
-    folders = {size: Path(tempfile.mkdtemp()) for size in (*args.sizes, *args.sudoku_sizes)}
+    folders = {size: Path(tempfile.mkdtemp())
+               for size in (*args.sizes, *args.sudoku_sizes, *args.trace_sizes)}
     for kind, sizes in workloads:
+        # A small warm-up run fills numba's on-disk cache, so no measured run pays for compiling.
+        if kind != "export":
+            measure(kind, 2, Path(tempfile.mkdtemp()))
         for size in sizes:
             report = measure(kind, size, folders[size])
             results[kind, size] = report
@@ -154,11 +173,10 @@ def main() -> None:
 
     print()
     for kind, sizes in workloads:
-        small, large = sizes[0], sizes[-1]
-        low, high = results[kind, small], results[kind, large]
+        low, high = results[kind, sizes[0]], results[kind, sizes[-1]]
         speed = (high["rows"] / high["seconds"]) / (low["rows"] / low["seconds"])
         memory = high["growth_mib"] / max(low["growth_mib"], 1.0)
-        print(f"{kind}: {large} vs {small} rows: throughput ratio {speed:.2f}, "
+        print(f"{kind}: {high['rows']} vs {low['rows']} rows: throughput ratio {speed:.2f}, "
               f"memory growth ratio {memory:.2f}")
 
 if __name__ == "__main__":
