@@ -119,7 +119,7 @@ def measure(kind: str, size: int, folder: Path) -> dict:
 
 
 def importable(module: str) -> bool:
-    """Check whether `module` imports (optional workloads depend on modules still being added)."""
+    """Check whether `module` imports; the sudoku and qa-traces workloads are skipped otherwise."""
     try:
         importlib.import_module(module)
     except ImportError:
