@@ -179,11 +179,17 @@ class QATraceTask:
         return QA_SCHEMA
 
     def config(self) -> dict[str, Any]:
-        """Settings that fix the rows, JSON-able, for the manifest and provenance."""
+        """Settings that fix the rows, JSON-able, for the manifest and provenance.
+
+        The constructor fields come first under their own names, so `QATraceTask(**fields)`
+        rebuilds the task; the filler files' sha256 and the tokenizer's `name@digest` detect a
+        changed input on resume.
+        """
         return {"kind": self.kind.value, "length": self.length, "chunks": self.chunks,
-                "hops": self.hops, "distractors": self.distractors,
-                "filler": [{"path": path, "sha256": _file_digest(path)} for path in self.filler],
-                "formats": list(self.formats), "tokenizer": _tokenizer(self.tokenizer).ident,
+                "hops": self.hops, "distractors": self.distractors, "filler": list(self.filler),
+                "formats": list(self.formats), "tokenizer": self.tokenizer,
+                "filler_sha256": [_file_digest(path) for path in self.filler],
+                "tokenizer_ident": _tokenizer(self.tokenizer).ident,
                 "generator_version": GENERATOR_VERSION, "trace_version": TRACE_VERSION}
 
     def rows(self, seed: int, start: int, stop: int) -> pa.Table:
@@ -226,9 +232,9 @@ class QAFileTask:
 
     def config(self) -> dict[str, Any]:
         """Settings that fix the rows, JSON-able; the file's sha256 detects a changed file."""
-        return {"kind": QAKind.EVIDENCE.value, "source": self.path,
-                "sha256": _file_digest(self.path), "formats": list(self.formats),
-                "tokenizer": _tokenizer(self.tokenizer).ident,
+        return {"path": self.path, "formats": list(self.formats), "tokenizer": self.tokenizer,
+                "kind": QAKind.EVIDENCE.value, "sha256": _file_digest(self.path),
+                "tokenizer_ident": _tokenizer(self.tokenizer).ident,
                 "generator_version": READER_VERSION, "trace_version": TRACE_VERSION}
 
     def rows(self, seed: int, start: int, stop: int) -> pa.Table:

@@ -177,3 +177,14 @@ def test_run_qa_stats_prints_json(capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["exponents"] == result["exponents"]
     assert set(printed["formats"]) == {"mplm", "cot"}
+
+
+@pytest.mark.parametrize("task", [
+    QATraceTask(kind="lookup", length=256, chunks=2, hops=3, distractors=1, formats=("cot",)),
+    QAFileTask(str(SMALL), formats=("mplm", "fj")),
+])
+def test_qa_task_config_rebuilds_task(task):
+    config = task.config()
+    fields = {name: config[name] for name in task.__dataclass_fields__ if name != "name"}
+
+    assert type(task)(**fields).config() == config
