@@ -13,6 +13,7 @@ from mplm_data.qa_rows import (QATraceTask, qa_row_costs, qa_row_trace, read_qa_
                                validate_qa_row)
 from mplm_data.traces.model import ErrorKind, Item, ItemKind, Trace, TraceError
 from mplm_data.traces.qa import qa_answer_check, render_qa_trace
+from mplm_data.traces.qa_words import QA_VOCABULARY
 from mplm_data.traces.text import parse_document, render_document
 from mplm_data.traces.tokenizer import project_tokenizer
 from mplm_data.traces.validate import validate
@@ -170,3 +171,14 @@ def test_qa_answer_check_rejects_answer_from_chunk_thread():
 
     assert error.value.kind is ErrorKind.WRONG_ANSWER
     assert "main, c1 answers" in str(error.value)
+
+
+@pytest.mark.parametrize("kind", GENERATED_KINDS)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_qa_vocabulary_covers_unknown_words(kind, fmt):
+    tokenizer = project_tokenizer()
+    trace = render_qa_trace(_item(kind, 10, length=2048, chunks=40), fmt).trace
+
+    words = [word for thread in trace.threads for word in thread.words()]
+    unknown = tokenizer.unknown_words(words)
+    assert [word for word in unknown if word not in QA_VOCABULARY] == []

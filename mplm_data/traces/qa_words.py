@@ -21,6 +21,7 @@ and the answer check compares the two.
 from __future__ import annotations
 
 from mplm_data.generators.qa import EQUALS, FACT_END, QAItem, QAKind
+from mplm_data.generators.qa_text import CATEGORIES, GRAMMAR_WORDS, QUESTION_WORDS
 
 COORDINATOR = "main"
 NONE = "none"
@@ -32,6 +33,12 @@ EVIDENCE = "evidence"
 
 # Words the QA renderers write besides names, numbers and the document's own words.
 QA_TRACE_WORDS: tuple[str, ...] = (COORDINATOR, NONE, FIND, CHUNKS, CHUNK, TEXT, EVIDENCE)
+
+# Every word of a synthetic QA trace (built-in filler) besides variable names, chunk names and
+# numbers. A WordPiece vocabulary without one of them encodes it as `<unk>`: still one token, so
+# costs hold, but a model cannot tell such words apart.
+QA_VOCABULARY: tuple[str, ...] = tuple(dict.fromkeys(
+    QA_TRACE_WORDS + QUESTION_WORDS + CATEGORIES + GRAMMAR_WORDS))
 
 Fact = tuple[str, ...]
 
