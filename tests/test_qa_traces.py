@@ -31,7 +31,7 @@ def _item(kind: QAKind, seed: int, length: int = 768, chunks: int = 4, hops: int
 
 @pytest.mark.parametrize("kind", GENERATED_KINDS)
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("seed, chunks, hops", [(0, 1, 1), (1, 2, 2), (2, 4, 3), (3, 6, 7)])
+@pytest.mark.parametrize("seed, chunks, hops", [(0, 1, 1), (1, 2, 2), (2, 4, 3), (3, 6, 7), (4, 1, 5)])
 def test_qa_trace_validates(kind, fmt, seed, chunks, hops):
     item = _item(kind, seed, length=128 * chunks, chunks=chunks, hops=hops)
     rendered = render_qa_trace(item, fmt)
@@ -182,3 +182,13 @@ def test_qa_vocabulary_covers_unknown_words(kind, fmt):
     words = [word for thread in trace.threads for word in thread.words()]
     unknown = tokenizer.unknown_words(words)
     assert [word for word in unknown if word not in QA_VOCABULARY] == []
+
+
+@pytest.mark.parametrize("kind", [QAKind.TRACK, QAKind.LOOKUP])
+def test_qa_fj_one_chunk_resolves_in_one_round(kind):
+    item = _item(kind, 12, length=256, chunks=1, hops=5)
+
+    trace = render_qa_trace(item, "fj").trace
+
+    assert [thread.name for thread in trace.threads] == ["main", "c1@1"]
+    assert trace.thread("main").answer == item.answer
