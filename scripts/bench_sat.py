@@ -130,7 +130,7 @@ def kernel_call(formula: Formula):
     literals, starts = formula.to_arrays()
     cube = np.empty(0, dtype=np.int32)
     bits = np.empty(0, dtype=np.uint64)
-    return lambda: solve_one(formula.n_vars, literals, starts, cube, bits, DEFAULT_MAX_EVENTS, True)
+    return lambda: solve_one(formula.n_vars, literals, starts, cube, bits, DEFAULT_MAX_EVENTS, -1, True)
 
 
 def minisat(formula: Formula) -> bool:

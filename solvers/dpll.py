@@ -25,6 +25,8 @@ DEFAULT_MAX_EVENTS = 2_000_000
 MAX_CUBE_LITERALS = 64
 # 2^16 cubes per split at most.
 MAX_CUBE_DEPTH = 16
+# Event budget of untraced level-0 runs, which count events without storing them.
+_UNLIMITED_EVENTS = 1 << 62
 
 
 def run_dpll(formula: Formula, cube: Sequence[int] = (), *, max_events: int = DEFAULT_MAX_EVENTS,
@@ -39,9 +41,9 @@ def run_dpll(formula: Formula, cube: Sequence[int] = (), *, max_events: int = DE
     literals, starts = formula.to_arrays()
     cube_bits = np.array([1 << bit for bit in range(len(cube))], dtype=np.uint64)
 
-    status, events, masks, refuted, value, counters = kernels.solve_one(
+    status, events, masks, refuted, value, counters, _, _ = kernels.solve_one(
         formula.n_vars, literals, starts, np.array(cube, dtype=np.int32), cube_bits,
-        int(max_events), trace)
+        int(max_events), -1, trace)
     return _build_record(formula, cube, int(status), events, masks, int(refuted), value, counters)
 
 
@@ -148,8 +150,11 @@ def choose_cube_variables(formula: Formula, depth: int) -> tuple[int, ...]:
             not 1 <= depth <= MAX_CUBE_DEPTH:
         raise ValueError(f"depth must be an integer in [1, {MAX_CUBE_DEPTH}], got {depth!r}")
 
+    # Stopping before the first decision leaves its Jeroslow-Wang scores in positive and negative.
     literals, starts = formula.to_arrays()
-    status, positive, negative = kernels.root_scores(formula.n_vars, literals, starts)
+    status, _, _, _, _, _, positive, negative = kernels.solve_one(
+        formula.n_vars, literals, starts, np.empty(0, dtype=np.int32), np.empty(0, dtype=np.uint64),
+        _UNLIMITED_EVENTS, 0, False)
     if status != kernels.STATUS_UNKNOWN:
         return ()
     scores = positive + negative

@@ -339,17 +339,18 @@ def solve(n_vars, literals, starts, offsets, occurrences, cube, cube_bits, max_e
 
 
 @njit(cache=True)
-def solve_one(n_vars, literals, starts, cube, cube_bits, max_events, trace):
-    """Run `solve` on one formula; return (status, events, masks, refuted mask, value, counters)."""
+def solve_one(n_vars, literals, starts, cube, cube_bits, max_events, max_decisions, trace):
+    """Run `solve` on one formula and return (status, events, masks, refuted mask, value,
+    counters, positive, negative), the last two being the scores of the last branching step."""
     offsets, occurrences = occurrence_lists(n_vars, literals, starts)
     value = np.zeros(n_vars + 1, dtype=np.int8)
     positive = np.zeros(n_vars + 1, dtype=np.float64)
     negative = np.zeros(n_vars + 1, dtype=np.float64)
     counters = np.zeros(N_COUNTS, dtype=np.int64)
     status, events, masks, refuted = solve(n_vars, literals, starts, offsets, occurrences, cube,
-                                           cube_bits, max_events, -1, trace, value, positive,
-                                           negative, counters)
-    return status, events, masks, refuted, value, counters
+                                           cube_bits, max_events, max_decisions, trace, value,
+                                           positive, negative, counters)
+    return status, events, masks, refuted, value, counters, positive, negative
 
 
 @njit(cache=True)
@@ -414,18 +415,3 @@ def solve_batch(n_vars, literals, starts, formula_starts, job_formula, cube_lite
     return (status, refuted, counters, event_starts, all_events[:stored], all_masks[:stored],
             value_starts, values)
 
-
-@njit(cache=True)
-def root_scores(n_vars, literals, starts):
-    """Propagate at level 0 without a cube and return (status, positive, negative).
-
-    When status is UNKNOWN, the score arrays contain the Jeroslow-Wang scores of the first decision."""
-    offsets, occurrences = occurrence_lists(n_vars, literals, starts)
-    value = np.zeros(n_vars + 1, dtype=np.int8)
-    positive = np.zeros(n_vars + 1, dtype=np.float64)
-    negative = np.zeros(n_vars + 1, dtype=np.float64)
-    counters = np.zeros(N_COUNTS, dtype=np.int64)
-    status, _, _, _ = solve(n_vars, literals, starts, offsets, occurrences,
-                            np.empty(0, dtype=np.int32), np.empty(0, dtype=np.uint64),
-                            1 << 62, 0, False, value, positive, negative, counters)
-    return status, positive, negative

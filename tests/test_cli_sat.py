@@ -229,3 +229,14 @@ def test_sat_table_round_trip(tmp_path: Path):
     assert table.column("label").to_pylist() == ["SAT", "UNSAT"]
     assert table.column("model").to_pylist()[1] is None
     assert table.to_pylist() == rows
+
+
+def test_sat_row_unfinished_dpll_has_null_difficulty(monkeypatch):
+    monkeypatch.setattr(mplm_data.cli.sat, "DPLL_MAX_EVENTS", 3)
+    formula = Formula(4, ((1, 2), (-1, 3), (-3, 4), (-2, -4), (2, 3)))
+
+    row = sat_row(formula, label_formula(formula), kind="file", index=0)
+
+    assert row["label"] == "SAT"
+    assert row["dpll_decisions"] is None
+    assert row["dpll_conflicts"] is None

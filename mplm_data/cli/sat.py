@@ -27,6 +27,7 @@ from mplm_data.generators.dimacs import DimacsHeaderWarning, Formula, format_dim
 from mplm_data.generators.errors import MplmDataError
 from mplm_data.generators.ksat import GENERATOR_VERSION, KsatConfig, KsatInstance, KsatKind, generate_ksat
 from mplm_data.solvers.dpll import run_dpll
+from mplm_data.solvers.sat_derivation import DpllResult
 from mplm_data.solvers.sat_labels import Label, label_formula
 
 stdout = Console()
@@ -49,9 +50,11 @@ SAT_SCHEMA = pa.schema([
     pa.field("label_solver", pa.string(), nullable=False),
     pa.field("proof_solver", pa.string()),  # solver whose DRUP proof certified UNSAT
     pa.field("proof_lemmas", pa.int32()),  # lemmas checked in that proof
-    pa.field("dpll_decisions", pa.int64(), nullable=False),  # measured difficulty
-    pa.field("dpll_conflicts", pa.int64(), nullable=False),
+    # Measured difficulty: null when DPLL did not finish within DPLL_MAX_EVENTS events.
+    pa.field("dpll_decisions", pa.int64()),
+    pa.field("dpll_conflicts", pa.int64()),
 ])
+DPLL_MAX_EVENTS = 2_000_000
 
 
 def sat_row(formula: Formula, label: Label, *, kind: str, index: int, k: int | None = None,
@@ -61,8 +64,9 @@ def sat_row(formula: Formula, label: Label, *, kind: str, index: int, k: int | N
 
     Raises `MplmDataError` when DPLL and the python-sat label disagree.
     """
-    record = run_dpll(formula, trace=False)
-    if int(record.result) != int(label.satisfiable):
+    record = run_dpll(formula, trace=False, max_events=DPLL_MAX_EVENTS)
+    finished = record.result is not DpllResult.UNKNOWN
+    if finished and int(record.result) != int(label.satisfiable):
         raise MplmDataError(f"DPLL reports {record.result.name} but {label.solver} reports "
                             f"{label.text} for item {index}; one of the solvers is faulty")
     return {
@@ -82,8 +86,8 @@ def sat_row(formula: Formula, label: Label, *, kind: str, index: int, k: int | N
         "label_solver": label.solver,
         "proof_solver": label.proof_solver,
         "proof_lemmas": label.proof_check.lemmas if label.proof_check is not None else None,
-        "dpll_decisions": record.decisions,
-        "dpll_conflicts": record.conflicts,
+        "dpll_decisions": record.decisions if finished else None,
+        "dpll_conflicts": record.conflicts if finished else None,
     }
 
 
