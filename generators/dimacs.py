@@ -38,6 +38,9 @@ import numpy as np
 
 from .errors import InputError
 
+# Solvers store literals as int32.
+MAX_VARS = 2**31 - 1
+
 _LITERAL = re.compile(r"[+-]?[0-9]+")
 _MAGIC = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
 _WRITE_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
@@ -59,8 +62,8 @@ class Formula:
 
     def __post_init__(self) -> None:
         if isinstance(self.n_vars, bool) or not isinstance(self.n_vars, (int, np.integer)) \
-                or self.n_vars < 0:
-            raise ValueError(f"n_vars must be a non-negative integer, got {self.n_vars!r}")
+                or not 0 <= self.n_vars <= MAX_VARS:
+            raise ValueError(f"n_vars must be an integer in [0, {MAX_VARS}], got {self.n_vars!r}")
         object.__setattr__(self, "n_vars", int(self.n_vars))
 
         clauses = tuple(tuple(int(lit) for lit in clause) for clause in self.clauses)
@@ -163,6 +166,9 @@ def parse_dimacs(text: str, *, source: str = "<string>", strict: bool = False) -
                 raise InputError(f"invalid literal {token!r}; clause lines hold signed integers "
                                  f"and end each clause with 0", source, number)
             lit = int(token)
+            if abs(lit) > MAX_VARS:
+                raise InputError(f"literal {token} is out of range; variables must be at most "
+                                 f"{MAX_VARS}", source, number)
             if lit == 0:
                 clauses.append(tuple(current))
                 current = []
@@ -202,6 +208,9 @@ def _parse_header(tokens: list[str], source: str, number: int) -> tuple[int, int
             raise InputError(f"invalid count {token!r} in the 'p cnf' header; expected a "
                              f"non-negative integer", source, number)
         counts.append(int(token))
+    if counts[0] > MAX_VARS:
+        raise InputError(f"header declares {counts[0]} variables; at most {MAX_VARS} are supported",
+                         source, number)
     return counts[0], counts[1]
 
 

@@ -133,6 +133,8 @@ def test_parse_dimacs_bad_token_names_line_and_token():
     ("p wcnf 3 1\n1 0\n", "invalid header"),
     ("p cnf three 1\n1 0\n", "invalid count 'three'"),
     ("p cnf 3 1\n1 2.5 0\n", "invalid literal '2.5'"),
+    ("p cnf 3 1\n1 -3000000000 0\n", "literal -3000000000 is out of range"),
+    ("p cnf 3000000000 1\n1 0\n", "header declares 3000000000 variables"),
 ])
 def test_parse_dimacs_rejects_malformed(text, message):
     with pytest.raises(InputError, match=message):
@@ -193,7 +195,7 @@ def test_formula_canonical_equal_for_permuted_formulas():
     assert first.canonical() == second.canonical()
 
 
-@pytest.mark.parametrize("n_vars, clauses", [(2, ((1, 3),)), (2, ((0, 1),)), (-1, ())])
+@pytest.mark.parametrize("n_vars, clauses", [(2, ((1, 3),)), (2, ((0, 1),)), (-1, ()), (2**31, ())])
 def test_formula_rejects_invalid_literals(n_vars, clauses):
     with pytest.raises(ValueError):
         Formula(n_vars, clauses)
