@@ -22,6 +22,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from string import Template
 from typing import Any, Iterator
@@ -36,8 +37,8 @@ from mplm_data.generators.errors import MplmDataError
 from mplm_data.shards import MANIFEST_NAME, Manifest, file_sha256
 from mplm_data.splits import SPLIT_FIELD, SPLIT_NAMES
 
-# TODO: the template lives outside the package, so a wheel install must pass `template=`.
-TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "cards" / "dataset_card.md"
+# The repository's cards/ folder installs as the package `mplm_data.card_templates`.
+TEMPLATE_PATH = Path(str(files("mplm_data.card_templates").joinpath("dataset_card.md")))
 COST_COLUMNS = ("threads", "messages", "max_context_tokens", "mean_context_tokens", "total_tokens",
                 "critical_path_steps")
 # Upper bounds (exclusive) of the Hub's size_categories values.

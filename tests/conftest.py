@@ -7,9 +7,16 @@ through the environment variable MPLM_PUBLIC_DATA. Tests that use it skip when i
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Keep the Hugging Face caches out of the home folder and make sure no test reaches the network.
+# These must be set before `datasets` or `huggingface_hub` is imported, which test modules do.
+os.environ.setdefault("HF_HOME", str(Path(tempfile.gettempdir()) / "mplm-data-tests-hf"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""Dataset card templates, installed as `mplm_data.card_templates`."""
