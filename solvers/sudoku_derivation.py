@@ -23,6 +23,9 @@ Terms:
     a digit with no place in `unit`. The branch of the last open guess is closed;
   - refutation: one elimination, the digit of the guess just closed, with that guess as the only
     premise; it belongs to the parent branch, so its `depth` is one less than the guess's.
+- `unit` is the unit a step works in: the unit of a hidden single, pair or digit contradiction,
+  the box (pointing) or line (claiming) that confines a locked candidate. It is -1 for naked
+  singles, guesses, refutations and contradictions of a cell with no candidate left.
 - `depth` is the number of open guesses when the step is taken. Facts concluded at a depth deeper
   than the current step's depth were retracted by a contradiction and are no longer in force.
 
