@@ -76,7 +76,8 @@ def test_growth_plot_written(sweep, tmp_path):
 
 @pytest.mark.parametrize("field, value", [("sizes", (3, 9)), ("sizes", (9, 9)), ("count", 0),
                                           ("variants", ("mplm", "tree")), ("solvable_by", "row"),
-                                          ("max_attempts", 0), ("seed", -1)])
+                                          ("max_attempts", 0), ("seed", -1),
+                                          ("clue_fraction", 0.0), ("clue_fraction", 1.5)])
 def test_growth_config_rejects(field, value):
     with pytest.raises(ValueError, match=field):
         SweepConfig(**{field: value})

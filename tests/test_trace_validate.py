@@ -221,3 +221,50 @@ def test_validate_fork_child_out_of_order():
 
     assert error.kind is ErrorKind.MALFORMED
     assert error.thread == "b1@1"
+
+
+def test_validate_preemption_before_next_item():
+    # r1c2's `<halt>` would be emitted in step 5, the step the preemption stops it in.
+    text = PREEMPTED.replace("drop 1 left 3 <stop> r1c1 </stop>", "drop 1 left 3 <halt>")
+
+    error = _error(parse_document(text))
+
+    assert error.kind is ErrorKind.AFTER_END
+    assert error.thread == "r1c2"
+    assert error.position == 9
+
+
+@pytest.mark.parametrize("fmt, decomposition", [("mplm", "cell"), ("mplm", "box"), ("fj", "box"),
+                                                ("cot", "single")])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_validate_mutations_raise_trace_errors(fmt, decomposition, seed):
+    # Model output can be anything: a mutated trace either validates or raises TraceError,
+    # never another exception.
+    import random
+
+    from mplm_data.traces.text import render_document
+    from trace_cases import naked_single_derivation
+
+    derivation = naked_single_derivation(4, seed)
+    check = answer_check(derivation.puzzle, derivation.solution, derivation.geometry)
+    lines = render_document(render_trace(derivation, fmt, decomposition=decomposition).trace).split("\n")
+    rng = random.Random(seed)
+    replacements = ["<recv>", "<halt>", "r9c9", "3", "</send>", "<stop>", "all", "parent", "<fork>"]
+
+    outcomes = set()
+    for _ in range(40):
+        mutated = list(lines)
+        number = rng.randrange(2, len(lines) - 1, 2)
+        words = mutated[number].split(" ")
+        position = rng.randrange(len(words))
+        if rng.random() < 0.5:
+            del words[position]
+        else:
+            words[position] = rng.choice(replacements)
+        mutated[number] = " ".join(words)
+        try:
+            validate(parse_document("\n".join(mutated)), answer_check=check)
+            outcomes.add("valid")
+        except TraceError as err:
+            outcomes.add(err.kind.value)
+    assert outcomes - {"valid"}

@@ -211,6 +211,10 @@ def stats(
              "hidden singles), so that every variant renders the same puzzles."),
     max_attempts: int = typer.Option(200, "--max-attempts",
                                      help="Puzzles drawn per item before giving up."),
+    clue_fraction: float = typer.Option(
+        0.65, "--clue-fraction",
+        help="Clues per puzzle as a share of the cells, the same at every size; 0 keeps the "
+             "generator's default target."),
     as_json: bool = typer.Option(False, "--json", help="Print the means and exponents as JSON."),
     plot: Optional[Path] = typer.Option(None, "--plot",
                                         help="Save a log-log plot of max context against n (PNG)."),
@@ -228,7 +232,8 @@ def stats(
     try:
         config = SweepConfig(sizes=parsed, count=count, seed=seed,
                              variants=tuple(name.strip() for name in variants.split(",")),
-                             solvable_by=solvable_by, max_attempts=max_attempts)
+                             solvable_by=solvable_by, max_attempts=max_attempts,
+                             clue_fraction=clue_fraction or None)
     except ValueError as err:
         fail(str(err))
 
@@ -240,12 +245,13 @@ def stats(
         print(json.dumps(result.as_json(), indent=2))
         return
 
+    wide = Console(width=max(stdout.width, 150))
     table = Table(title=f"mean trace costs, {count} puzzles per size ({result.tokenizer})")
     for column in ("variant", "n", *COST_NAMES):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for row in format_table(result):
         table.add_row(*row)
-    stdout.print(table)
+    wide.print(table)
     for name, exponent in result.exponents.items():
         stdout.print(f"max_context_tokens ~ n^{exponent:.2f} for {name}")
     if plot is not None:

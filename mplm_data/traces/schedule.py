@@ -160,10 +160,14 @@ class GeneratorProgram:
         self._started = False
 
     def resume(self, delivery: Delivery | None) -> Action:
-        if not self._started:
-            self._started = True
-            return next(self._generator)
-        return self._generator.send(delivery)
+        try:
+            if not self._started:
+                self._started = True
+                return next(self._generator)
+            return self._generator.send(delivery)
+        except StopIteration:
+            raise RuntimeError(f"program {self._generator.__name__} returned without yielding "
+                               f"Halt or Answer; end every program with one") from None
 
     def stopped(self, stop: Delivery) -> None:
         self._generator.close()
@@ -412,6 +416,11 @@ class Scheduler:
         if run.status == _ENDED:
             return
         if run.status == _GENERATING and run.pending is not None:
+            if getattr(run.program, "replay", False):
+                raise TraceError(ErrorKind.AFTER_END, run.name,
+                                 run.position(self.tokenizer) + step - run.pending_start,
+                                 f"{sender} preempts the thread in step {step}, but its text "
+                                 f"continues")
             self._cut(run, step)
         on_stop = getattr(run.program, "check_stop", None)
         if on_stop is not None:
@@ -428,9 +437,6 @@ class Scheduler:
     def _cut(self, run: ThreadRun, step: int) -> None:
         """Keep the tokens of the pending action emitted before `step`."""
         budget = step - run.pending_start
-        if budget > 0 and getattr(run.program, "replay", False):
-            raise TraceError(ErrorKind.AFTER_END, run.name, run.position(self.tokenizer) + budget,
-                             f"a preemption stops the thread in step {step}, but its text continues")
         kept: list[str] = []
         for word in run.pending.to_words():
             if budget <= 0:

@@ -1,8 +1,12 @@
 """Cost sweeps over grid sizes, growth-exponent fits and the log-log plot of context growth.
 
-`cost_sweep` draws `count` puzzles per size with the project generator, keeps those that every
-trace variant can express (their derivation needs techniques up to `max_technique(solvable_by)`),
-renders each puzzle in every variant and averages the costs. Variants are the trace formats with
+`cost_sweep` draws `count` puzzles per size with the project generator, with
+`round(clue_fraction * n * n)` clues. It keeps those that every trace variant can express (their
+derivation needs techniques up to `max_technique(solvable_by)`), renders each puzzle in every
+variant and averages the costs. The default fraction, 0.65, keeps the density of clues equal at
+every size, which the growth fit needs. It is about the sparsest density at which most generated
+36x36 puzzles still fall to naked singles (measured with the project generator: 3 of 3 at 0.65,
+0 of 2 at 0.6). Variants are the trace formats with
 the MPLM decompositions spelled out: `mplm` (cell threads), `mplm-box`, `mplm-unit`, `fj`, `cot`.
 
 `fit_exponent` is the least-squares slope of log(value) against log(n): a cost that grows like
@@ -55,6 +59,7 @@ class SweepConfig:
     variants: tuple[str, ...] = tuple(VARIANTS)
     solvable_by: str = "cell"
     max_attempts: int = 200
+    clue_fraction: float | None = 0.65
 
     def __post_init__(self) -> None:
         if not self.sizes or any(not 4 <= size <= 36 for size in self.sizes):
@@ -72,6 +77,9 @@ class SweepConfig:
         if self.solvable_by not in DECOMPOSITIONS:
             raise ValueError(f"solvable_by must be one of {', '.join(DECOMPOSITIONS)}, got "
                              f"{self.solvable_by!r}")
+        if self.clue_fraction is not None and not 0.0 < self.clue_fraction <= 1.0:
+            raise ValueError(f"clue_fraction must be in (0, 1] or None for the generator's "
+                             f"default, got {self.clue_fraction}")
         if not 1 <= self.max_attempts <= MAX_ATTEMPTS:
             raise ValueError(f"max_attempts must be between 1 and {MAX_ATTEMPTS}, got "
                              f"{self.max_attempts}")
@@ -110,16 +118,18 @@ def fit_exponent(sizes: list[int] | tuple[int, ...], values: list[float]) -> flo
     return float(slope)
 
 
-def sample_derivations(n: int, count: int, seed: int, solvable_by: str,
-                       max_attempts: int) -> tuple[list[Derivation], int]:
+def sample_derivations(n: int, count: int, seed: int, solvable_by: str, max_attempts: int,
+                       clue_fraction: float | None = None) -> tuple[list[Derivation], int]:
     """Draw `count` puzzles of size n that `solvable_by` expresses; return them and the draws made.
 
-    Raises MplmDataError when an item needs more than `max_attempts` draws.
+    `clue_fraction` sets the generator's clue target to that share of the cells (None keeps the
+    generator's default). Raises MplmDataError when an item needs more than `max_attempts` draws.
     """
     from mplm_data.generators.sudoku import PuzzleConfig, generate_puzzle
     from mplm_data.solvers.sudoku_logic import derive
 
-    config = PuzzleConfig(n=n)
+    clues = None if clue_fraction is None else max(1, round(clue_fraction * n * n))
+    config = PuzzleConfig(n=n, clues=clues)
     limit = max_technique(solvable_by)
     derivations, draws = [], 0
     for index in range(count):
@@ -132,8 +142,8 @@ def sample_derivations(n: int, count: int, seed: int, solvable_by: str,
                 break
         else:
             raise MplmDataError(f"no {n}x{n} puzzle solvable by {limit.label} in {max_attempts} "
-                                f"draws for item {index}; raise --max-attempts or choose a "
-                                f"stronger --solvable-by")
+                                f"draws for item {index}; raise --max-attempts or --clue-fraction, "
+                                f"or choose a stronger --solvable-by")
     return derivations, draws
 
 
@@ -141,7 +151,8 @@ Sampler = Callable[[int, SweepConfig], tuple[list[Derivation], int]]
 
 
 def _generated_sample(n: int, config: SweepConfig) -> tuple[list[Derivation], int]:
-    return sample_derivations(n, config.count, config.seed, config.solvable_by, config.max_attempts)
+    return sample_derivations(n, config.count, config.seed, config.solvable_by, config.max_attempts,
+                              config.clue_fraction)
 
 
 def cost_sweep(config: SweepConfig, tokenizer: TraceTokenizer | None = None, *,
@@ -200,6 +211,7 @@ def plot_growth(result: SweepResult, path: str | Path, metric: str = "max_contex
     axes.set_yscale("log")
     ns = sorted({n for sizes in result.means.values() for n in sizes})
     axes.set_xticks(ns, [str(n) for n in ns])
+    axes.set_xticks([], minor=True)
     axes.set_xlabel("grid size n (n x n Sudoku)")
     axes.set_ylabel(f"mean {metric.replace('_', ' ')}")
     axes.set_title(f"Per-thread context growth ({result.tokenizer.split('@')[0]} tokens)")
