@@ -90,3 +90,33 @@ def test_roundtrip_datasets_loads_arrow(tmp_path):
     assert dataset.num_rows == len(CASES)
     assert dataset[0]["trace"][0]["name"] == "r1c1"
     assert dataset.column_names == read_table(path).column_names
+
+
+def test_roundtrip_context_words_fork_prefix():
+    from mplm_data.traces.text import context_words
+    from trace_cases import hand_derivation
+
+    trace = render_trace(hand_derivation(), "fj").trace
+    parent_words = trace.thread("main").words()
+    fork_end = parent_words.index("</fork>")
+
+    words, flags = context_words(trace, "b1@1")
+
+    assert words[:fork_end + 1] == parent_words[:fork_end + 1]
+    assert not any(flags[:fork_end + 1])
+    assert words[fork_end + 1:] == trace.thread("b1@1").words()
+    assert flags[-1] and words[-1] == "<halt>"
+
+
+def test_roundtrip_context_words_loss_mask():
+    from mplm_data.traces.text import context_words
+    from trace_cases import hand_derivation
+
+    trace = render_trace(hand_derivation(), "mplm").trace
+
+    words, flags = context_words(trace, "r1c1")
+
+    generated = [word for word, flag in zip(words, flags) if flag]
+    assert generated[:5] == ["<recv>", "drop", "2", "left", "3"]
+    assert "<msg>" not in generated and "<prompt>" not in generated
+    assert words == trace.thread("r1c1").words()

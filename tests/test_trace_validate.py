@@ -197,6 +197,8 @@ def test_validate_wrong_answer():
 
     assert error.kind is ErrorKind.WRONG_ANSWER
     assert error.thread == "r1c1"
+    # Prompt 25, then 19 generated and 15 delivered tokens before the answer.
+    assert error.position == 59
 
 
 def test_validate_missing_answer():

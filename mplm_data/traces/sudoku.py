@@ -62,15 +62,11 @@ def render_trace(derivation: Derivation, fmt: str, tokenizer: TraceTokenizer | N
     return RenderedTrace(trace, schedule)
 
 
-def answer_grid(trace: Trace, puzzle: np.ndarray, geometry: Geometry,
-                tokenizer: TraceTokenizer | None = None) -> np.ndarray:
-    """The grid a trace answers: the givens plus the answers of its threads.
-
-    A thread answers one digit (a cell thread, for its own cell), `CELL D` pairs, or a whole grid.
-    Raises TraceError (WRONG_ANSWER) when an answer is unreadable or two answers disagree.
-    """
-    tokenizer = tokenizer or project_tokenizer()
+def _answers(trace: Trace, puzzle: np.ndarray, geometry: Geometry,
+             tokenizer: TraceTokenizer) -> tuple[np.ndarray, dict[int, tuple[str, int]]]:
+    """Assemble the answered grid and, per answered cell, the (thread, token position) of its answer."""
     grid = np.asarray(puzzle, dtype=np.int16).copy()
+    owners: dict[int, tuple[str, int]] = {}
     for thread in trace.threads:
         words = thread.answer
         if words is None:
@@ -96,7 +92,18 @@ def answer_grid(trace: Trace, puzzle: np.ndarray, geometry: Geometry,
                                  f"the answer gives {cell_word(geometry, cell)} = {digit}, but "
                                  f"{grid[cell]} is given or answered elsewhere")
             grid[cell] = digit
-    return grid
+            owners.setdefault(cell, (thread.name, position))
+    return grid, owners
+
+
+def answer_grid(trace: Trace, puzzle: np.ndarray, geometry: Geometry,
+                tokenizer: TraceTokenizer | None = None) -> np.ndarray:
+    """Assemble the grid a trace answers: the givens plus the answers of its threads.
+
+    A thread answers one digit (a cell thread, for its own cell), `CELL D` pairs, or a whole grid.
+    Raises TraceError (WRONG_ANSWER) when an answer is unreadable or two answers disagree.
+    """
+    return _answers(trace, puzzle, geometry, tokenizer or project_tokenizer())[0]
 
 
 def _pairs(words: tuple[str, ...], geometry: Geometry, thread: str, position: int) -> list[tuple[int, int]]:
@@ -110,9 +117,11 @@ def _pairs(words: tuple[str, ...], geometry: Geometry, thread: str, position: in
 
 def answer_check(puzzle: np.ndarray, solution: np.ndarray, geometry: Geometry,
                  tokenizer: TraceTokenizer | None = None) -> Callable[[Trace], None]:
-    """The check that a trace answers exactly `solution`, for `validate(answer_check=...)`."""
+    """Build the check that a trace answers exactly `solution`, for `validate(answer_check=...)`."""
+    counter = tokenizer or project_tokenizer()
+
     def check(trace: Trace) -> None:
-        grid = answer_grid(trace, puzzle, geometry, tokenizer)
+        grid, owners = _answers(trace, puzzle, geometry, counter)
         missing = np.flatnonzero(grid == 0)
         if missing.size:
             raise TraceError(ErrorKind.WRONG_ANSWER, "-", -1, f"no thread answers cell "
@@ -121,19 +130,11 @@ def answer_check(puzzle: np.ndarray, solution: np.ndarray, geometry: Geometry,
         wrong = np.flatnonzero(grid != np.asarray(solution))
         if wrong.size:
             cell = int(wrong[0])
-            raise TraceError(ErrorKind.WRONG_ANSWER, _answering_thread(trace, geometry, cell), -1,
+            thread, position = owners.get(cell, ("-", -1))
+            raise TraceError(ErrorKind.WRONG_ANSWER, thread, position,
                              f"the answer has {cell_word(geometry, cell)} = {grid[cell]}, but the "
                              f"solution has {int(solution[cell])}")
     return check
-
-
-def _answering_thread(trace: Trace, geometry: Geometry, cell: int) -> str:
-    name = cell_word(geometry, cell)
-    for thread in trace.threads:
-        if thread.answer is not None and (thread.name == name or name in thread.answer
-                                          or len(thread.answer) > geometry.n):
-            return thread.name
-    return "-"
 
 
 def hypothesis_count(trace: Trace) -> int:

@@ -243,6 +243,49 @@ def thread_text(thread: Thread) -> str:
     return p.join_words(thread.words())
 
 
+def context_words(trace: Trace, name: str) -> tuple[list[str], list[bool]]:
+    """Return a thread's whole context as words, with a flag per word: True when generated.
+
+    For a forked thread the context starts with its parent's context up to and including the
+    `</fork>` that started it; those words are all flagged False. Prompts, deliveries and
+    preemption notices are False too, so the flags are the word-level loss mask of the thread.
+    """
+    thread = trace.thread(name)
+    words: list[str] = []
+    flags: list[bool] = []
+    if thread.parent is not None:
+        label, _, fork_text = name.rpartition(p.FORK_SEPARATOR)
+        fork_number = int(fork_text) if fork_text.isdigit() else 0
+        parent_words, _ = context_words(trace, thread.parent)
+        prefix = _through_fork(trace.thread(thread.parent), parent_words, fork_number)
+        if prefix is None:
+            raise TraceError(ErrorKind.UNKNOWN_THREAD, name, -1, f"{thread.parent} has no fork "
+                             f"number {fork_text} that starts {label!r}")
+        words += prefix
+        flags += [False] * len(prefix)
+
+    own = [p.PROMPT, *thread.prompt, p.PROMPT_END]
+    words += own
+    flags += [False] * len(own)
+    for item in thread.items:
+        item_words = item.to_words()
+        words += item_words
+        flags += [item.generated] * len(item_words)
+    return words, flags
+
+
+def _through_fork(parent: Thread, parent_context: list[str], fork_number: int) -> list[str] | None:
+    """Cut the parent's context right after its `fork_number`-th `</fork>`."""
+    forks = 0
+    own_start = len(parent_context) - len(parent.words())
+    for index in range(own_start, len(parent_context)):
+        if parent_context[index] == p.FORK_END:
+            forks += 1
+            if forks == fork_number:
+                return parent_context[:index + 1]
+    return None
+
+
 def render_document(trace: Trace) -> str:
     """Render a whole trace as a document (see the module docstring)."""
     lines = [f"{DOCUMENT_HEADER} {trace.task} {trace.format} {trace.decomposition}"]
