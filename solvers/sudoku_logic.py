@@ -64,6 +64,10 @@ def derive(puzzle: np.ndarray, geometry: Geometry, *, max_technique: Technique =
     `max_technique` stall before the grid is full, or when the solution takes more than
     `max_steps` steps. Raises InputError when a digit is given twice or the puzzle has no
     solution, and ValueError for an invalid `max_technique` or `max_steps`.
+
+    NOTE: time and memory grow with the number of guesses. Six unique 25x25 puzzles with 300
+    clues took 2,500 to 740,000 steps (0.3 to 93 s of CPU, about 0.13 ms per step), so pass
+    `max_steps` when grading sparse large grids.
     """
     limit = _check_max_technique(max_technique)
     if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int)
