@@ -15,6 +15,7 @@ from pysat.solvers import Solver
 from typer.testing import CliRunner
 
 import mplm_data.cli.sat  # noqa: F401  (registers the commands)
+import mplm_data.sat_rows
 from mplm_data.arrow_io import read_provenance, read_table
 from mplm_data.cli.app import app
 from mplm_data.cli.sat import SAT_SCHEMA, sat_row, sat_table
@@ -173,7 +174,7 @@ def test_gen_sat_same_seed_identical_bytes(tmp_path: Path):
     second = _generate(tmp_path / "second", "--seed", "5")
     other = _generate(tmp_path / "other", "--seed", "6")
 
-    assert first.name == "sat-uniform-n20-seed5.arrow"
+    assert first.name == "shard-00000.arrow"
     assert first.read_bytes() == second.read_bytes()
     assert read_table(first).column("clauses") != read_table(other).column("clauses")
 
@@ -186,7 +187,7 @@ def test_gen_sat_provenance(tmp_path: Path):
     assert provenance["seed"] == 7
     assert provenance["config"]["ratio"] == 3.5
     assert provenance["config"]["kind"] == "uniform"
-    assert provenance["generator_version"] == "ksat-1"
+    assert provenance["config"]["generator_version"] == "ksat-1"
 
 
 def test_gen_sat_from_public_files(tmp_path: Path, public_data: Path):
@@ -196,7 +197,7 @@ def test_gen_sat_from_public_files(tmp_path: Path, public_data: Path):
     result = invoke("gen", "sat", "--out", tmp_path, *arguments)
 
     assert result.exit_code == 0, result.output
-    rows = read_table(tmp_path / "sat-files.arrow").to_pylist()
+    rows = read_table(tmp_path / "shard-00000.arrow").to_pylist()
     assert [row["label"] for row in rows] == [label for _, label in PUBLIC_FILES]
     assert [row["source"] for row in rows] == [str(file) for file in files]
     assert all(row["kind"] == "file" and row["seed"] is None for row in rows)
@@ -232,7 +233,7 @@ def test_sat_table_round_trip(tmp_path: Path):
 
 
 def test_sat_row_unfinished_dpll_has_null_difficulty(monkeypatch):
-    monkeypatch.setattr(mplm_data.cli.sat, "DPLL_MAX_EVENTS", 3)
+    monkeypatch.setattr(mplm_data.sat_rows, "DPLL_MAX_EVENTS", 3)
     formula = Formula(4, ((1, 2), (-1, 3), (-3, 4), (-2, -4), (2, 3)))
 
     row = sat_row(formula, label_formula(formula), kind="file", index=0)

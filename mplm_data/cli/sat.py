@@ -1,111 +1,51 @@
-"""Commands `mplm-data solve sat` and `mplm-data gen sat`, and the table of labelled formulas.
+"""Commands `mplm-data solve sat` and `mplm-data gen sat`, and the SAT part of `stats --task sat`.
 
 `solve sat` reads DIMACS files and prints `FILE: SAT` or `FILE: UNSAT` per file, after checking
 the model against every clause or the DRUP proof with the project's RUP checker.
 `gen sat` generates k-SAT formulas (or reads them with `--from`), labels them the same way, runs
-the traced DPLL solver to measure their difficulty, and writes one Arrow file of rows
-(`SAT_SCHEMA`). The generation config, seed and version go into the schema metadata.
+the traced DPLL solver to measure their difficulty and, with `--format`, renders and validates
+their traces. It writes Arrow shards and manifest.json through `mplm_data.shards.generate`
+(rows: `mplm_data.sat_rows`), with a `split` column keyed by the formula's canonical form.
+`run_sat_stats` parses the sweep options of `stats --task sat`, runs
+`mplm_data.traces.sat_stats.sat_stats` and prints a table or JSON.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
-from collections.abc import Iterable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Optional
 
-import pyarrow as pa
+import pyarrow.compute as pc
 import typer
-from rich.console import Console
 from pysat.solvers import SolverNames
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
-from mplm_data.arrow_io import AtomicArrowWriter
+from mplm_data.arrow_io import read_table
 from mplm_data.cli.app import fail, gen_app, solve_app
-from mplm_data.generators.dimacs import DimacsHeaderWarning, Formula, format_dimacs, read_dimacs
+from mplm_data.generators.dimacs import DimacsHeaderWarning, Formula, read_dimacs
 from mplm_data.generators.errors import MplmDataError
-from mplm_data.generators.ksat import GENERATOR_VERSION, KsatConfig, KsatInstance, KsatKind, generate_ksat
-from mplm_data.solvers.dpll import run_dpll
-from mplm_data.solvers.sat_derivation import DpllResult
-from mplm_data.solvers.sat_labels import Label, label_formula
+from mplm_data.generators.ksat import KsatKind
+from mplm_data.sat_rows import (DPLL_MAX_EVENTS, SAT_SCHEMA, SatFileTask, SatTask, instance_row,
+                                sat_row, sat_table)
+from mplm_data.shards import ENGINES, Manifest, generate
+from mplm_data.solvers.sat_labels import label_formula
+from mplm_data.splits import SPLIT_NAMES, SplitConfig
+from mplm_data.traces.sat import DEFAULT_DEPTH
+from mplm_data.traces.sat_plan import DEFAULT_MAX_EVENTS
+from mplm_data.traces.sudoku import FORMATS
 
 stdout = Console()
 stderr = Console(stderr=True)
 
-SAT_SCHEMA = pa.schema([
-    pa.field("n_vars", pa.int32(), nullable=False),
-    pa.field("n_clauses", pa.int32(), nullable=False),
-    pa.field("clauses", pa.large_string(), nullable=False),  # DIMACS text with its header
-    pa.field("label", pa.string(), nullable=False),  # SAT or UNSAT
-    pa.field("model", pa.list_(pa.int32())),  # signed literals of variables 1..n_vars; SAT only
-    pa.field("kind", pa.string(), nullable=False),  # uniform, planted, sr, or file
-    pa.field("k", pa.int32()),  # clause width of uniform and planted formulas
-    pa.field("seed", pa.int64()),  # base seed of generated rows
-    pa.field("index", pa.int64(), nullable=False),  # item index, or position in --from
-    pa.field("pair", pa.int64()),  # SR pair index
-    pa.field("planted", pa.list_(pa.int32())),  # hidden assignment of planted formulas
-    pa.field("source", pa.string()),  # input file of --from rows
-    pa.field("generator_version", pa.string(), nullable=False),
-    pa.field("label_solver", pa.string(), nullable=False),
-    pa.field("proof_solver", pa.string()),  # solver whose DRUP proof certified UNSAT
-    pa.field("proof_lemmas", pa.int32()),  # lemmas checked in that proof
-    # Measured difficulty: null when DPLL did not finish within DPLL_MAX_EVENTS events.
-    pa.field("dpll_decisions", pa.int64()),
-    pa.field("dpll_conflicts", pa.int64()),
-])
-DPLL_MAX_EVENTS = 2_000_000
+# The row helpers moved to mplm_data.sat_rows; they stay importable from here.
+__all__ = ["DPLL_MAX_EVENTS", "SAT_SCHEMA", "gen_sat", "instance_row", "run_sat_stats", "sat_row",
+           "sat_table", "solve_sat"]
 
-
-def sat_row(formula: Formula, label: Label, *, kind: str, index: int, k: int | None = None,
-            seed: int | None = None, pair: int | None = None, planted: tuple[int, ...] | None = None,
-            source: str | None = None) -> dict[str, Any]:
-    """Build one `SAT_SCHEMA` row, running the traced DPLL solver to measure difficulty.
-
-    Raises `MplmDataError` when DPLL and the python-sat label disagree.
-    """
-    record = run_dpll(formula, trace=False, max_events=DPLL_MAX_EVENTS)
-    finished = record.result is not DpllResult.UNKNOWN
-    if finished and int(record.result) != int(label.satisfiable):
-        raise MplmDataError(f"DPLL reports {record.result.name} but {label.solver} reports "
-                            f"{label.text} for item {index}; one of the solvers is faulty")
-    return {
-        "n_vars": formula.n_vars,
-        "n_clauses": formula.n_clauses,
-        "clauses": format_dimacs(formula),
-        "label": label.text,
-        "model": list(label.model) if label.model is not None else None,
-        "kind": kind,
-        "k": k,
-        "seed": seed,
-        "index": index,
-        "pair": pair,
-        "planted": list(planted) if planted is not None else None,
-        "source": source,
-        "generator_version": GENERATOR_VERSION,
-        "label_solver": label.solver,
-        "proof_solver": label.proof_solver,
-        "proof_lemmas": label.proof_check.lemmas if label.proof_check is not None else None,
-        "dpll_decisions": record.decisions if finished else None,
-        "dpll_conflicts": record.conflicts if finished else None,
-    }
-
-
-def instance_row(instance: KsatInstance, config: KsatConfig, solver: str) -> dict[str, Any]:
-    """Label a generated instance and build its row; raise `MplmDataError` when the label
-    contradicts what the construction established (planted, SR or balanced labels)."""
-    label = label_formula(instance.formula, solver=solver)
-    if instance.satisfiable is not None and instance.satisfiable != label.satisfiable:
-        raise MplmDataError(f"item {instance.index} was built {'SAT' if instance.satisfiable else 'UNSAT'} "
-                            f"but {solver} labels it {label.text}")
-    k = config.k if config.kind is not KsatKind.SR else None
-    return sat_row(instance.formula, label, kind=config.kind.value, index=instance.index, k=k,
-                   seed=instance.seed, pair=instance.pair, planted=instance.planted)
-
-
-def sat_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
-    """Build a `SAT_SCHEMA` table from rows."""
-    return pa.Table.from_pylist(list(rows), schema=SAT_SCHEMA)
+_DEFAULT_SPLITS = "0.9,0.05,0.05"
 
 
 def _read_formula(path: Path, strict: bool) -> Formula:
@@ -155,6 +95,48 @@ def solve_sat(
         raise typer.Exit(2)
 
 
+def parse_formats(text: str | None) -> tuple[str, ...]:
+    """Parse `--format`: none, `all`, or comma-separated names among mplm, fj and cot."""
+    if text is None:
+        return ()
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if names == ("all",):
+        return FORMATS
+    unknown = [name for name in names if name not in FORMATS]
+    if not names or unknown:
+        raise ValueError(f"--format {text!r} is invalid; use all, or one or more of "
+                         f"{', '.join(FORMATS)} separated by commas")
+    return tuple(dict.fromkeys(names))
+
+
+def parse_splits(text: str) -> SplitConfig | None:
+    """Parse `--splits`: `none`, or train, validation and test fractions such as 0.9,0.05,0.05."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        fractions = [float(part) for part in text.split(",")]
+    except ValueError:
+        fractions = []
+    if len(fractions) != len(SPLIT_NAMES):
+        raise ValueError(f"--splits {text!r} is invalid; give {', '.join(SPLIT_NAMES)} fractions "
+                         f"such as {_DEFAULT_SPLITS}, or none")
+    return SplitConfig(*fractions, key="cnf")
+
+
+def _label_counts(out: Path, manifest: Manifest) -> tuple[int, int]:
+    """Count the SAT and UNSAT formulas in the written shards (one row per formula and format)."""
+    sat = unsat = 0
+    for shard in manifest.shards:
+        table = read_table(out / shard.file)
+        if "format" in table.column_names and table.num_rows:
+            first = table.column("format")[0]
+            table = table.filter(pc.equal(table.column("format"), first))
+        labels = table.column("label").to_pylist()
+        sat += labels.count("SAT")
+        unsat += labels.count("UNSAT")
+    return sat, unsat
+
+
 @gen_app.command("sat")
 def gen_sat(
     n_vars: int = typer.Option(20, "--vars", help="Variables per generated formula."),
@@ -166,67 +148,142 @@ def gen_sat(
                                   "planted (SAT by construction) or sr (NeuroSAT SR(n) pairs)."),
     balance: bool = typer.Option(False, "--balance", help="Alternate SAT and UNSAT uniform "
                                                           "formulas (sr pairs are balanced anyway)."),
-    count: int = typer.Option(100, help="Number of formulas (rows) to generate."),
-    seed: int = typer.Option(0, help="Base seed; the same seed and options give the same rows."),
-    out: Path = typer.Option(..., help="Output folder; the file is OUT/sat-KIND-nVARS-seedSEED.arrow, "
-                                       "or OUT/sat-files.arrow with --from."),
+    count: Optional[int] = typer.Option(
+        None, help="Formulas to write. Default: 100, or every file of --from."),
+    seed: int = typer.Option(0, help="Base seed; the same seed and options give byte-identical files."),
+    out: Path = typer.Option(..., help="Output folder for the shards and manifest.json."),
     from_files: Optional[list[Path]] = typer.Option(
-        None, "--from", help="Label these DIMACS files instead of generating formulas; the "
-                             "generation options are then unused."),
+        None, "--from", help="Label these DIMACS files (repeat the option) instead of generating "
+                             "formulas; the generation options are then unused."),
     solver: str = typer.Option("cadical153", help="python-sat solver for the labels."),
     strict: bool = typer.Option(False, "--strict", help="With --from, reject files whose header "
                                                         "disagrees with the clauses."),
+    formats: Optional[str] = typer.Option(
+        None, "--format", help="Trace formats to render per formula: mplm, fj, cot, all, or a "
+                               "comma-separated list. Default: formula rows without traces."),
+    depth: int = typer.Option(DEFAULT_DEPTH, help="Split variables of the mplm and fj traces; "
+                                                  "each formula gets 2^depth cube threads."),
+    tokenizer: str = typer.Option(
+        "mplm-v1", help="Tokenizer that trace costs are counted in: mplm-v1, or a local Hugging "
+                        "Face tokenizer folder."),
+    max_events: int = typer.Option(
+        DEFAULT_MAX_EVENTS, help="DPLL events one trace thread may write; a formula that needs "
+                                 "more stops the run with an error."),
+    splits: str = typer.Option(
+        _DEFAULT_SPLITS, help="Train, validation and test fractions of the split column, keyed "
+                              "by the formula's canonical form; none omits the column."),
+    workers: int = typer.Option(1, help="Local worker processes that write shards in parallel."),
+    shard_size: int = typer.Option(1000, help="Formulas per shard file."),
+    engine: str = typer.Option("local", help=f"Where shards run: {' or '.join(ENGINES)}."),
+    ray_address: Optional[str] = typer.Option(None, help="Address of a running Ray cluster "
+                                                         "(engine ray); default: start a local one."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Keep the complete shards of an interrupted run in OUT and write "
+                                "the missing ones."),
 ) -> None:
-    """Generate (or read) k-SAT formulas, label them SAT/UNSAT with checks, write an Arrow file."""
+    """Generate (or read) k-SAT formulas, label them with checks, and render their traces."""
     _check_solver(solver)
-    if count < 0:
-        fail(f"invalid option --count: must be >= 0, got {count}")
-    config = None
-    if not from_files:
-        try:
-            config = KsatConfig(kind=kind, n_vars=n_vars, k=k, ratio=ratio, n_clauses=n_clauses,
-                                balance=balance)
-        except ValueError as err:
-            fail(f"invalid option: {err}")
-
+    if count is not None and count < 1:
+        fail(f"invalid option --count: must be >= 1, got {count}")
     try:
-        if config is None:
-            rows = [_file_row(file, index, strict, solver) for index, file in enumerate(from_files)]
-            path = out / "sat-files.arrow"
-            provenance: dict[str, Any] = {"command": "gen sat", "sources": list(map(str, from_files)),
-                                          "solver": solver, "generator_version": GENERATOR_VERSION}
+        trace_options: dict[str, Any] = dict(solver=solver, formats=parse_formats(formats),
+                                             depth=depth, tokenizer=tokenizer,
+                                             max_events=max_events)
+        split_config = parse_splits(splits)
+        if from_files:
+            for path in from_files:
+                _read_formula(path, strict)
+            task: Any = SatFileTask(tuple(str(path) for path in from_files), strict=strict,
+                                    **trace_options)
+            if count is not None and count > len(from_files):
+                fail(f"invalid option --count: {count} is more than the {len(from_files)} files "
+                     f"of --from")
+            count = len(from_files) if count is None else count
         else:
-            rows = _generate_rows(config, seed, count, solver)
-            path = out / f"sat-{config.kind.value}-n{n_vars}-seed{seed}.arrow"
-            provenance = {"command": "gen sat", "config": {**asdict(config), "kind": config.kind.value},
-                          "seed": seed, "count": count, "solver": solver,
-                          "generator_version": GENERATOR_VERSION}
-        table = sat_table(rows)
-        with AtomicArrowWriter(path, SAT_SCHEMA, provenance=provenance) as writer:
-            writer.write(table)
-            written = writer.finalize()
+            task = SatTask(kind=kind, n_vars=n_vars, k=k, ratio=ratio, n_clauses=n_clauses,
+                           balance=balance, **trace_options)
+            count = 100 if count is None else count
     except MplmDataError as err:
         fail(str(err))
     except OSError as err:
         fail(f"{err.strerror or err}: {err.filename}" if err.filename else str(err))
+    except ValueError as err:
+        fail(f"invalid option: {err}")
 
-    n_sat = sum(row["label"] == "SAT" for row in rows)
-    stdout.print(f"wrote {written} formulas ({n_sat} SAT, {written - n_sat} UNSAT) to {path}",
-                 highlight=False)
+    rows_per_item = max(1, len(task.formats))
+    columns = (TextColumn(task.name), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=stderr, transient=True) as progress:
+            bar = progress.add_task(task.name, total=count * rows_per_item)
+            manifest = generate(task, out, count=count, seed=seed, shard_size=shard_size,
+                                workers=workers, engine=engine, ray_address=ray_address,
+                                resume=resume, splits=split_config,
+                                progress=lambda rows: progress.advance(bar, rows))
+        n_sat, n_unsat = _label_counts(out, manifest)
+    except MplmDataError as err:
+        fail(str(err))
+
+    traces = f" x {len(task.formats)} formats" if task.formats else ""
+    stdout.print(f"wrote {manifest.rows} rows ({n_sat} SAT, {n_unsat} UNSAT formulas{traces}) in "
+                 f"{len(manifest.shards)} shards to {out}", highlight=False)
 
 
-def _file_row(path: Path, index: int, strict: bool, solver: str) -> dict[str, Any]:
-    formula = _read_formula(path, strict)
-    return sat_row(formula, label_formula(formula, solver=solver), kind="file", index=index,
-                   source=str(path))
+def _number_list(option: str, text: str, kind: type) -> list:
+    try:
+        return [kind(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"{option} {text!r} is not a comma-separated list of numbers such as "
+                         f"{'20,50,100' if kind is int else '3.5,4.26,5.0'}") from None
 
 
-def _generate_rows(config: KsatConfig, seed: int, count: int, solver: str) -> list[dict[str, Any]]:
-    rows = []
-    with Progress(TextColumn("sat"), BarColumn(), MofNCompleteColumn(), console=stderr,
-                  transient=True) as progress:
-        bar = progress.add_task("sat", total=count)
-        for index in range(count):
-            rows.append(instance_row(generate_ksat(config, seed, index), config, solver))
-            progress.advance(bar)
-    return rows
+def run_sat_stats(*, n_values: str, ratios: str = "3.5,4.26,5.0", depths: str = "2", count: int = 4,
+                  seed: int = 0, formats: str | None = None, tokenizer: Any = None,
+                  metric: str = "max_context_tokens", plot: Path | None = None,
+                  as_json: bool = False) -> dict[str, Any]:
+    """Run the SAT cost sweep for `stats --task sat` and print it; return the `sat_stats` result.
+
+    `n_values`, `ratios` and `depths` are comma-separated numbers, `formats` comma-separated names
+    (None: all three) and `tokenizer` a loaded `TraceTokenizer` (None: the project tokenizer).
+    Exits with code 2 and a one-line error on invalid options.
+    """
+    from mplm_data.traces.sat_stats import METRICS, sat_stats
+
+    try:
+        chosen = parse_formats(formats) if formats is not None else FORMATS
+        result = sat_stats(_number_list("--vars", n_values, int),
+                           _number_list("--ratios", ratios, float),
+                           _number_list("--depths", depths, int), count, seed, formats=chosen,
+                           tokenizer=tokenizer, metric=metric, plot=plot)
+    except ValueError as err:
+        fail(f"invalid option: {err}")
+        return {}
+    except MplmDataError as err:
+        fail(str(err))
+        return {}
+
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return result
+
+    settings = result["settings"]
+    table = Table(title=f"mean 3-SAT trace costs: ratios {settings['ratios']}, depths "
+                        f"{settings['depths']}, {count} formulas per (n, ratio) "
+                        f"({settings['tokenizer']})")
+    for column in ("format", "n", *METRICS):
+        table.add_column(column, justify="left" if column == "format" else "right")
+    for fmt, by_n in result["formats"].items():
+        for n, means in by_n.items():
+            table.add_row(fmt, str(n), *(f"{means[name]:.1f}" for name in METRICS))
+    stdout.print(table)
+
+    for group, by_key in result["savings"].items():
+        for n, entry in by_key["n"].items():
+            stdout.print(f"{group} n={n}: MPLM saves {100 * entry['total_tokens']:.1f}% of FJ's "
+                         f"total tokens and {100 * entry['critical_path_steps']:.1f}% of its "
+                         f"critical path ({entry['pairs']} pairs)", highlight=False)
+    for fmt, exponent in result["exponents"].items():
+        if exponent is not None:
+            stdout.print(f"{metric} ~ n^{exponent:.2f} for {fmt}", highlight=False)
+    if plot is not None:
+        stdout.print(f"plot saved to {plot}")
+    return result
