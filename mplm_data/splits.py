@@ -152,3 +152,16 @@ def add_split_column(table: pa.Table, config: SplitConfig) -> pa.Table:
                          f"not pass a split config")
     names = pa.array(assign_splits(table, config), type=SPLIT_FIELD.type)
     return table.append_column(SPLIT_FIELD, names)
+
+
+def parse_split_option(text: str, key: str) -> SplitConfig | None:
+    """Parse a `--splits` value: `none`, or train,validation,test fractions such as `0.9,0.05,0.05`."""
+    if text.strip().lower() == "none":
+        return None
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        train, validation, test = (float(part) for part in parts)
+    except ValueError:
+        raise ValueError(f"splits {text!r} is invalid; give three fractions train,validation,test "
+                         f"such as 0.9,0.05,0.05, or none") from None
+    return SplitConfig(train=train, validation=validation, test=test, key=key)

@@ -31,7 +31,7 @@ from mplm_data.generators.errors import MplmDataError
 from mplm_data.generators.seeding import item_seed
 from mplm_data.generators.sudoku import PuzzleConfig, Symmetry, generate_puzzle
 from mplm_data.generators.sudoku_geometry import Geometry, grid_to_text
-from mplm_data.solvers.sudoku_derivation import Grade, Technique
+from mplm_data.solvers.sudoku_derivation import Derivation, Grade, Technique
 from mplm_data.solvers.sudoku_exact import count_solutions_sat, solve_batch
 from mplm_data.solvers.sudoku_logic import derive
 from mplm_data.sudoku_io import PuzzleFile
@@ -186,11 +186,12 @@ class SudokuPuzzleTask:
 
     def rows(self, seed: int, start: int, stop: int) -> pa.Table:
         """Generate the rows of items start..stop-1 of base `seed`."""
-        records = [self._item(seed, index) for index in range(start, stop)]
+        records = [self.generate_item(seed, index)[0] for index in range(start, stop)]
         columns = {name: [record[name] for record in records] for name in PUZZLE_SCHEMA.names}
         return pa.Table.from_pydict(columns, schema=PUZZLE_SCHEMA)
 
-    def _item(self, seed: int, index: int) -> dict[str, Any]:
+    def generate_item(self, seed: int, index: int) -> tuple[dict[str, Any], Derivation]:
+        """Generate item `index` of base `seed`: its row (a dict by column) and its derivation."""
         config = self.puzzle_config
         geometry = config.geometry
         max_technique = Technique.GUESS if self.solvable_by is None else self.solvable_by
@@ -218,12 +219,13 @@ class SudokuPuzzleTask:
                 logger.debug("item %d of seed %d passed the grade filter on attempt %d (rejected: "
                              "%s)", index, seed, attempt, ", ".join(rejected))
 
-            return {"n": geometry.n, "box_rows": geometry.box_rows, "box_cols": geometry.box_cols,
+            row = {"n": geometry.n, "box_rows": geometry.box_rows, "box_cols": geometry.box_cols,
                     "puzzle": grid_to_text(puzzle), "solution": grid_to_text(solution),
                     "clues": int(np.count_nonzero(puzzle)), "grade": str(grade),
                     "technique": grade.technique.label, "guesses": grade.guesses, "seed": seed,
                     "index": index, "attempt": attempt, "item_seed": attempt_seed,
                     "generator_version": GENERATOR_VERSION}
+            return row, derivation
 
         seen = ", ".join(sorted(set(rejected)))
         raise MplmDataError(f"item {index} of seed {seed}: none of {self.max_attempts} puzzles "

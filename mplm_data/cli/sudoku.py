@@ -1,7 +1,8 @@
 """Commands `mplm-data gen sudoku` and `mplm-data solve sudoku`.
 
-`gen sudoku` builds a `SudokuPuzzleTask` from its options and writes the rows through
-`mplm_data.shards.generate` (Arrow shards plus manifest.json) with a progress bar.
+`gen sudoku` builds a `SudokuPuzzleTask` from its options, or a `SudokuTraceTask` around it when
+`--format` asks for traces, and writes the rows through `mplm_data.shards.generate` (Arrow shards
+plus manifest.json) with a progress bar.
 `solve sudoku` reads a puzzle file in any form that `mplm_data.sudoku_io` reads, solves every
 puzzle and writes one row per puzzle to an Arrow or Parquet file.
 """
@@ -21,7 +22,11 @@ from mplm_data.generators.errors import MplmDataError
 from mplm_data.generators.sudoku import Symmetry
 from mplm_data.shards import ENGINES, Manifest, ShardTask, generate
 from mplm_data.sudoku_io import read_puzzles
+from mplm_data.splits import SplitConfig, parse_split_option
 from mplm_data.sudoku_rows import SudokuPuzzleTask, solve_puzzles
+from mplm_data.sudoku_traces import SudokuTraceTask, parse_formats
+from mplm_data.traces.sudoku_mplm import MAX_HYPOTHESES
+from mplm_data.traces.sudoku_words import DECOMPOSITIONS
 
 stdout = Console(soft_wrap=True, highlight=False)
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -36,13 +41,18 @@ def _progress_bar(label: str) -> Progress:
 
 
 def run_generation(task: ShardTask, out: Path, *, count: int, seed: int, shard_size: int,
-                   workers: int, engine: str, ray_address: str | None, resume: bool) -> Manifest:
-    """Write `count` rows of `task` into `out` with a progress bar, and return the manifest."""
+                   workers: int, engine: str, ray_address: str | None, resume: bool,
+                   splits: SplitConfig | None = None, rows_per_item: int = 1) -> Manifest:
+    """Write `count` items of `task` into `out` with a progress bar, and return the manifest.
+
+    `rows_per_item` is the number of rows each item yields (one per trace format), so the bar
+    counts items.
+    """
     with _progress_bar(task.name) as progress:
         bar = progress.add_task(task.name, total=count)
         return generate(task, out, count=count, seed=seed, shard_size=shard_size, workers=workers,
-                        engine=engine, ray_address=ray_address, resume=resume,
-                        progress=lambda rows: progress.advance(bar, rows))
+                        engine=engine, ray_address=ray_address, resume=resume, splits=splits,
+                        progress=lambda rows: progress.advance(bar, rows // rows_per_item))
 
 
 @gen_app.command("sudoku")
@@ -82,14 +92,39 @@ def gen_sudoku(
     verify: bool = typer.Option(
         False, "--verify", help="Re-check that every puzzle has exactly one solution with "
                                 "python-sat (slower)."),
+    trace_format: Optional[str] = typer.Option(
+        None, "--format", help="Write traces instead of puzzle rows: mplm, fj, cot, all, or a "
+                               "comma-separated list; one row per puzzle and format."),
+    decomposition: str = typer.Option(
+        "cell", help=f"MPLM thread layout: {', '.join(DECOMPOSITIONS)} (one thread per cell, "
+                     f"box or unit)."),
+    hypotheses: bool = typer.Option(
+        False, "--hypotheses", help="Render guesses as MPLM hypothesis threads preempted on a "
+                                    "contradiction, instead of keeping only puzzles the "
+                                    "decomposition solves."),
+    max_hypotheses: int = typer.Option(
+        MAX_HYPOTHESES, help="Hypothesis threads allowed per MPLM trace."),
+    tokenizer: Optional[str] = typer.Option(
+        None, help="Tokenizer that trace costs are counted in: a local Hugging Face tokenizer "
+                   "folder or tokenizer.json; default: the project tokenizer."),
+    splits: str = typer.Option(
+        "0.9,0.05,0.05", help="Train,validation,test fractions for the `split` column, assigned "
+                              "so that puzzles equal up to Sudoku symmetry share a split; or none."),
 ) -> None:
-    """Generate Sudoku puzzles with unique solutions, graded by the logical solver."""
+    """Generate Sudoku puzzles with unique solutions, graded by the logical solver, or their traces."""
     options: dict[str, Any] = dict(n=n, box_rows=box_rows, box_cols=box_cols, clues=clues,
                                    minimal=minimal, symmetry=symmetry, solvable_by=solvable_by,
                                    min_grade=min_grade, max_grade=max_grade,
                                    max_attempts=max_attempts, verify=verify)
     try:
-        task = SudokuPuzzleTask(**options)
+        task: SudokuPuzzleTask | SudokuTraceTask = SudokuPuzzleTask(**options)
+        formats: tuple[str, ...] = ()
+        if trace_format is not None:
+            formats = parse_formats(trace_format)
+            task = SudokuTraceTask(task, formats=formats, decomposition=decomposition,
+                                   hypotheses=hypotheses, max_hypotheses=max_hypotheses,
+                                   tokenizer=tokenizer)
+        split_config = parse_split_option(splits, key="sudoku")
     except ValueError as err:
         fail(f"invalid option: {err}")
 
@@ -97,11 +132,13 @@ def gen_sudoku(
     try:
         manifest = run_generation(task, out, count=count, seed=seed, shard_size=shard_size,
                                   workers=workers, engine=engine, ray_address=ray_address,
-                                  resume=resume)
+                                  resume=resume, splits=split_config,
+                                  rows_per_item=max(1, len(formats)))
     except MplmDataError as err:
         fail(str(err))
     shards = len(manifest.shards)
-    stdout.print(f"wrote {manifest.rows} {task.geometry.name} puzzles in {shards} "
+    what = f"traces ({', '.join(formats)})" if formats else "puzzles"
+    stdout.print(f"wrote {manifest.rows} {task.geometry.name} {what} in {shards} "
                  f"shard{'s' if shards != 1 else ''} to {out}")
 
 
