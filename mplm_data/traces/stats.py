@@ -95,6 +95,7 @@ class SweepResult:
     attempts: dict[int, int] = field(default_factory=dict)
     clues: dict[int, float] = field(default_factory=dict)
     tokenizer: str = ""
+    generator: str = ""
 
     def as_json(self) -> dict:
         """`{"formats": {variant: {n: {metric: mean}}}, "exponents": {variant: value}}` plus the
@@ -105,7 +106,7 @@ class SweepResult:
                 "sample": {"seconds": {str(n): value for n, value in self.seconds.items()},
                            "attempts": {str(n): value for n, value in self.attempts.items()},
                            "clues": {str(n): value for n, value in self.clues.items()},
-                           "tokenizer": self.tokenizer}}
+                           "tokenizer": self.tokenizer, "generator": self.generator}}
 
 
 def fit_exponent(sizes: list[int] | tuple[int, ...], values: list[float]) -> float:
@@ -151,6 +152,7 @@ Sampler = Callable[[int, SweepConfig], tuple[list[Derivation], int]]
 
 
 def _generated_sample(n: int, config: SweepConfig) -> tuple[list[Derivation], int]:
+    """Draw the sample with the project generator (see `sample_derivations`)."""
     return sample_derivations(n, config.count, config.seed, config.solvable_by, config.max_attempts,
                               config.clue_fraction)
 
@@ -164,8 +166,13 @@ def cost_sweep(config: SweepConfig, tokenizer: TraceTokenizer | None = None, *,
     default draws them with `sample_derivations`.
     """
     tokenizer = tokenizer or project_tokenizer()
-    sampler = sampler or _generated_sample
     result = SweepResult({name: {} for name in config.variants}, {}, tokenizer=tokenizer.ident)
+    if sampler is None:
+        from mplm_data import __version__
+        from mplm_data.generators import sudoku
+
+        version = getattr(sudoku, "GENERATOR_VERSION", f"package {__version__}")
+        sampler, result.generator = _generated_sample, f"mplm_data.generators.sudoku {version}"
     for n in config.sizes:
         started = time.perf_counter()
         derivations, draws = sampler(n, config)
