@@ -222,7 +222,7 @@ def schedule_trace(trace: Trace, tokenizer: TraceTokenizer | None = None) -> Sch
             scheduler.add_root(thread.name, thread.prompt, programs[thread.name])
 
     try:
-        runs = scheduler.run()
+        scheduler.run()
     except TraceError as err:
         if err.kind is ErrorKind.DEADLOCK:
             better = programs[err.thread].unmatched_wait()
