@@ -80,7 +80,7 @@ _SCHEMA = pa.schema([
 
 
 def traces_schema() -> pa.Schema:
-    """The Arrow schema of trace rows (see the module docstring)."""
+    """Return the Arrow schema of trace rows (see the module docstring)."""
     return _SCHEMA
 
 

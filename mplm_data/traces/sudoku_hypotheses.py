@@ -68,7 +68,7 @@ class Guess:
 
 
 def derivation_guesses(derivation: Derivation) -> list[Guess]:
-    """The guesses of a derivation in order, with their nesting and whether each was refuted."""
+    """List the guesses of a derivation in order, with their nesting and whether each was refuted."""
     guesses: list[Guess] = []
     open_guesses: list[Guess] = []
     for step in derivation.steps:
@@ -97,7 +97,7 @@ def _ancestors(guesses: list[Guess], number: int) -> list[int]:
 
 def hypothesis_groups(guesses: list[Guess], guess: Guess,
                       owners: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
-    """The `refute` and `nested` groups of a hypothesis thread.
+    """Build the `refute` and `nested` groups of a hypothesis thread.
 
     `owners` are the decomposition's threads that own the guessed cell.
     """
@@ -271,7 +271,7 @@ def plan_hypotheses(puzzle: np.ndarray, geometry: Geometry, *, hidden: bool,
 
 def hypothesis_program(guesses: list[Guess], guess: Guess, puzzle: np.ndarray, geometry: Geometry,
                        hidden: bool) -> Generator[Action, Delivery | None, None]:
-    """The program of one hypothesis thread (see the module docstring)."""
+    """Run one hypothesis thread (see the module docstring)."""
     grid = _Grid(geometry, hidden)
     for cell in np.flatnonzero(puzzle).tolist():
         grid.place(cell, int(puzzle[cell]))

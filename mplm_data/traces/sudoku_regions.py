@@ -36,7 +36,7 @@ DROP, LEFT, NONE = "drop", "left", "none"
 
 
 def given_cell_program(digit: int, dests: tuple[str, ...]) -> Generator[Action, Delivery | None, None]:
-    """A given cell: announce the digit to every destination group, then halt."""
+    """Run a given cell: announce the digit to every destination group, then halt."""
     for dest in dests:
         yield Send(dest, (str(digit),))
     yield Halt()
@@ -44,7 +44,7 @@ def given_cell_program(digit: int, dests: tuple[str, ...]) -> Generator[Action, 
 
 def empty_cell_program(cell: int, geometry: Geometry,
                        dests: tuple[str, ...]) -> Generator[Action, Delivery | None, None]:
-    """An empty cell: count candidates down message by message, then commit the last one."""
+    """Run an empty cell: count candidates down message by message, then commit the last one."""
     candidates = set(range(1, geometry.n + 1))
     while len(candidates) > 1:
         delivery = yield Recv()
@@ -68,7 +68,7 @@ class Region:
 
     `cells` are the owned cells, `units` the owned units (all of their cells are owned, so the
     thread can look for hidden singles in them), `givens` maps owned cells to their clues.
-    `announce` says whether the thread sends its givens at the start (to `given_dests`, or to
+    `announce` tells whether the thread sends its givens at the start (to `given_dests`, or to
     `dests` when that is empty), `answers` whether it ends with an answer (otherwise it halts),
     `dests` the groups it sends placements to.
     """
@@ -156,7 +156,7 @@ class _RegionState:
                 self.remove(other, digit)
 
     def find(self) -> tuple[int, int, str] | None:
-        """The next placement the rules allow: a naked single first, else a hidden single."""
+        """Find the next placement the rules allow: a naked single first, else a hidden single."""
         while self.naked:
             cell = self.naked.popleft()
             if not self.value[cell]:
@@ -186,7 +186,7 @@ class _RegionState:
 
 
 def region_program(region: Region, geometry: Geometry) -> Generator[Action, Delivery | None, None]:
-    """A region thread: apply givens, then receive, update, place and send until all is placed."""
+    """Run a region thread: apply givens, then receive, update, place and send until all is placed."""
     state = _RegionState(region, geometry)
     for cell, digit in region.givens.items():
         state.place(cell, digit)

@@ -35,7 +35,7 @@ _NEEDS_PEER = frozenset({ItemKind.SEND, ItemKind.PREEMPT, ItemKind.MSG, ItemKind
 
 
 class State(str, Enum):
-    """Where the parser is in a thread's text."""
+    """Parser position in a thread's text."""
 
     START = "start"            # before `<prompt>`
     PROMPT = "prompt"          # inside the prompt
@@ -128,7 +128,7 @@ class ThreadParser:
         return self.feed_words(words)
 
     def thread(self) -> Thread:
-        """The thread parsed so far; raises TraceError when the text stops inside markup."""
+        """Build the thread parsed so far; raise TraceError when the text stops inside markup."""
         if self.state in (State.START, State.PROMPT, State.GROUP):
             raise self._error("the text ends inside the prompt; close it with </prompt>")
         if self.state is State.OPEN:
@@ -307,7 +307,8 @@ def parse_document(text: str, *, tokenizer: TraceTokenizer | None = None) -> Tra
     if len(fields) != 4:
         raise ValueError(f"line 1 must be '{DOCUMENT_HEADER} TASK FORMAT DECOMPOSITION', got {lines[0]!r}")
     if len(lines) % 2 != 1:
-        raise ValueError("a trace document holds a header line and then two lines per thread")
+        raise ValueError("invalid trace document: expected a header line and then two lines per "
+                         "thread, but the line count is even")
 
     threads = []
     for number in range(1, len(lines), 2):

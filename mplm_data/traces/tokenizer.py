@@ -149,7 +149,7 @@ class TraceTokenizer:
 
 @lru_cache(maxsize=1)
 def project_tokenizer() -> TraceTokenizer:
-    """The project tokenizer (built once per process)."""
+    """Build the project tokenizer once per process and return it."""
     return TraceTokenizer(build_project_tokenizer(), PROJECT_TOKENIZER, project=True)
 
 
