@@ -140,3 +140,19 @@ def test_protocol_loaded_tokenizer_counts_differ_by_ident(tmp_path):
 def test_protocol_missing_tokenizer_folder(tmp_path):
     with pytest.raises(InputError, match="no tokenizer.json"):
         load_tokenizer(tmp_path / "absent")
+
+
+def test_protocol_loaded_tokenizer_counts_traces(tmp_path):
+    # A tokenizer loaded from a folder counts each word with its leading space; for the project
+    # vocabulary that gives the same counts, under another identifier.
+    from mplm_data.traces.storage import trace_record
+    from mplm_data.traces.validate import validate
+
+    loaded = load_tokenizer(save_pretrained(project_tokenizer(), tmp_path / "tok"))
+    derivation = hand_derivation()
+
+    record = trace_record(derivation, "mplm", loaded)
+
+    assert record.tokenizer == loaded.ident
+    assert record.costs == render_trace(derivation, "mplm").costs
+    assert validate(record.trace, tokenizer=loaded).costs == record.costs

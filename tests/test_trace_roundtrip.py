@@ -120,3 +120,32 @@ def test_roundtrip_context_words_loss_mask():
     assert generated[:5] == ["<recv>", "drop", "2", "left", "3"]
     assert "<msg>" not in generated and "<prompt>" not in generated
     assert words == trace.thread("r1c1").words()
+
+
+def _public_lines(path, count):
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    return [line for line in lines if line and not line.startswith("#")][:count]
+
+
+@pytest.mark.public_data
+@pytest.mark.parametrize("name, n, count", [("vukr_4x4.txt", 4, 12), ("vukr_16x16.txt", 16, 2),
+                                            ("kaggle_bryanpark_first1000.csv", 9, 8)])
+def test_roundtrip_public_puzzles_validate(public_data, name, n, count):
+    # Every format renders real puzzles whose solution the file gives (or exact search finds)
+    # and validates against it. MPLM uses hypothesis threads where singles are not enough.
+    from mplm_data.generators.sudoku_geometry import Geometry, text_to_grid
+    from mplm_data.solvers.sudoku_logic import derive
+
+    geometry = Geometry.for_size(n)
+    for line in _public_lines(public_data / "sudoku" / name, count):
+        fields = line.split(",")
+        puzzle = text_to_grid(fields[0].replace("0", ".") if n == 9 else fields[0], geometry)
+        derivation = derive(puzzle, geometry)
+        solution = (text_to_grid(fields[1], geometry) if len(fields) > 1 else derivation.solution)
+        check = answer_check(puzzle, solution, geometry)
+
+        for fmt, decomposition in [("mplm", "unit"), ("fj", "box"), ("cot", "single")]:
+            rendered = render_trace(derivation, fmt, decomposition=decomposition, hypotheses=True,
+                                    max_hypotheses=256)
+            assert validate(parse_document(render_document(rendered.trace)),
+                            answer_check=check).costs == rendered.costs
