@@ -149,3 +149,18 @@ def test_roundtrip_public_puzzles_validate(public_data, name, n, count):
                                     max_hypotheses=256)
             assert validate(parse_document(render_document(rendered.trace)),
                             answer_check=check).costs == rendered.costs
+
+
+def test_roundtrip_token_mask_counts():
+    from mplm_data.traces.text import context_words
+    from mplm_data.traces.tokenizer import project_tokenizer
+    from trace_cases import hand_derivation
+
+    rendered = render_trace(hand_derivation(), "fj")
+    run = rendered.schedule.runs[1]
+    words, flags = context_words(rendered.trace, run.name)
+
+    ids, mask = project_tokenizer().encode_with_mask(words, flags)
+
+    assert len(ids) == run.context_tokens
+    assert sum(mask) == run.generated_tokens

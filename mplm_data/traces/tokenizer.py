@@ -128,6 +128,23 @@ class TraceTokenizer:
             ids.extend(self.word_ids(word))
         return ids
 
+    def encode_with_mask(self, words: list[str] | tuple[str, ...],
+                         flags: list[bool] | tuple[bool, ...]) -> tuple[list[int], list[bool]]:
+        """Token ids of a word sequence and, per token, the flag of the word it comes from.
+
+        With the flags of `text.context_words`, the second list is the loss mask of a thread:
+        True for generated tokens, False for prompts, deliveries and forked prefixes.
+        """
+        if len(words) != len(flags):
+            raise ValueError(f"got {len(words)} words but {len(flags)} flags; pass one flag per word")
+        ids: list[int] = []
+        mask: list[bool] = []
+        for word, flag in zip(words, flags):
+            word_ids = self.word_ids(word)
+            ids.extend(word_ids)
+            mask.extend([flag] * len(word_ids))
+        return ids, mask
+
     def word_prefix(self, word: str, tokens: int) -> str:
         """Text of the first `tokens` tokens of `word` (used when a preemption cuts a word)."""
         if tokens <= 0:
