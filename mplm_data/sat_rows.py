@@ -37,9 +37,11 @@ import pyarrow as pa
 from pysat.solvers import SolverNames
 
 from mplm_data.arrow_io import read_table
-from mplm_data.generators.dimacs import DimacsHeaderWarning, Formula, format_dimacs, parse_dimacs, read_dimacs
+from mplm_data.generators.dimacs import (DimacsHeaderWarning, Formula, format_dimacs, parse_dimacs,
+                                         read_dimacs)
 from mplm_data.generators.errors import InputError, MplmDataError
-from mplm_data.generators.ksat import GENERATOR_VERSION, KsatConfig, KsatInstance, KsatKind, generate_ksat
+from mplm_data.generators.ksat import (GENERATOR_VERSION, KsatConfig, KsatInstance, KsatKind,
+                                       generate_ksat)
 from mplm_data.solvers.dpll import MAX_CUBE_DEPTH, run_dpll
 from mplm_data.solvers.sat_derivation import DpllResult
 from mplm_data.solvers.sat_labels import Label, label_formula

@@ -298,8 +298,8 @@ def _with_answer(trace: Trace, words: tuple[str, ...], name: str = "main") -> Tr
     threads = []
     for thread in trace.threads:
         if thread.name == name:
-            thread = Thread(thread.name, thread.prompt, (*thread.items[:-1], Item(ItemKind.ANSWER, words=words)),
-                            thread.parent)
+            items = (*thread.items[:-1], Item(ItemKind.ANSWER, words=words))
+            thread = Thread(thread.name, thread.prompt, items, thread.parent)
         threads.append(thread)
     return Trace(trace.task, trace.format, trace.decomposition, tuple(threads))
 

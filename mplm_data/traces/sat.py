@@ -47,7 +47,8 @@ class RenderedSatTrace(RenderedTrace):
 
 def preempted_threads(trace: Trace) -> int:
     """Count the threads whose text ends with a preemption notice."""
-    return sum(1 for thread in trace.threads if thread.items and thread.items[-1].kind is ItemKind.STOP)
+    return sum(1 for thread in trace.threads
+               if thread.items and thread.items[-1].kind is ItemKind.STOP)
 
 
 def render_sat_trace(formula: Formula, fmt: str, tokenizer: TraceTokenizer | None = None, *,
@@ -58,8 +59,8 @@ def render_sat_trace(formula: Formula, fmt: str, tokenizer: TraceTokenizer | Non
 
     MPLM and FJ split on `depth` variables chosen by the solver's branching rule, or on `split`
     when given. A `plan` made beforehand replaces both, so that rendering two formats solves each
-    cube once. Raises ValueError for an unknown format or an invalid depth or split, and MplmDataError when
-    a DPLL run needs more than `max_events` events.
+    cube once. Raises ValueError for an unknown format or an invalid depth or split, and
+    MplmDataError when a DPLL run needs more than `max_events` events.
     """
     tokenizer = tokenizer or project_tokenizer()
     if fmt not in FORMATS:

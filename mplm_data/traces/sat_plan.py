@@ -47,7 +47,8 @@ def _check_split(formula: Formula, split: Sequence[int]) -> tuple[int, ...]:
     if len(variables) > MAX_CUBE_DEPTH:
         raise ValueError(f"split has {len(variables)} variables; at most {MAX_CUBE_DEPTH} are "
                          f"supported")
-    if len(set(variables)) != len(variables) or any(not 1 <= var <= formula.n_vars for var in variables):
+    out_of_range = any(not 1 <= var <= formula.n_vars for var in variables)
+    if len(set(variables)) != len(variables) or out_of_range:
         raise ValueError(f"split must list distinct variables in 1..{formula.n_vars}, got "
                          f"{list(variables)}")
     return variables

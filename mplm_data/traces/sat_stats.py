@@ -103,7 +103,8 @@ def _grouped(rows: list[dict[str, Any]], key: str) -> dict[Any, dict[str, float]
     return {value: _means(groups[value]) for value in sorted(groups)}
 
 
-def _savings(pairs: list[tuple[dict[str, Any], dict[str, Any]]], key: str) -> dict[Any, dict[str, float]]:
+def _savings(pairs: list[tuple[dict[str, Any], dict[str, Any]]],
+             key: str) -> dict[Any, dict[str, float]]:
     """Savings of MPLM over FJ per value of `key`, from (mplm row, fj row) pairs."""
     groups: dict[Any, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
     for mplm, fj in pairs:
