@@ -9,7 +9,7 @@ export MPLM_PUBLIC_DATA
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 
 # The CPU build of torch 2.13.0 is installed first and pinned, so that the train
 # extra never pulls a multi-GB CUDA build.
