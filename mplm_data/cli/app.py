@@ -31,7 +31,7 @@ stderr = Console(stderr=True)
 
 # Modules whose import registers commands; each one owns the commands of one task or feature.
 COMMAND_MODULES: tuple[str, ...] = ("mplm_data.cli.dataset", "mplm_data.cli.sat", "mplm_data.cli.traces",
-                                     "mplm_data.cli.sudoku", "mplm_data.cli.qa")
+                                     "mplm_data.cli.sudoku", "mplm_data.cli.sft", "mplm_data.cli.qa")
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -1,0 +1,16 @@
+"""The MPLM runtime: decode every thread of many problems with one causal LM, batched per step.
+
+Modules, in dependency order:
+
+- `problems`: a problem's root prompts and fork child prompts (`Problem`), built from a trace.
+- `results`: what a run returns (`RunResult`, `ThreadFault`) and how it is judged (`judge`).
+- `problem_run`: the protocol side of one problem under the lockstep timing model of
+  `mplm_data.traces.schedule`: routing, delivery, preemption, forks, deadlock and limits.
+- `kv_cache`, `hf_model`: a slot KV cache and the adapter that runs a transformers causal LM on it.
+- `models`: replay and scripted test models with the same interface.
+- `engine`: `Runtime`, the batched decoder loop that admits problems up to a live-thread budget.
+- `sft`: training rows, one per thread (no torch import); `train`: the supervised fine-tune loop.
+
+Importing this package, `problems`, `results`, `problem_run` or `sft` does not import torch; the
+other modules do.
+"""
