@@ -6,9 +6,16 @@ The project tokenizer is built in code from a fixed vocabulary, so nothing is do
 - protocol tokens (`<send>`, `<recv>`, ...) and `<pad>`, `<eos>`, `<unk>` are special tokens, one
   token each wherever they occur;
 - whole words: numbers 0-36, row, column and box names `r1`-`r36`, `c1`-`c36`, `b1`-`b36`, the
-  technique labels and the few words the renderers use (`WORDS`);
-- continuation pieces `##c1`-`##c36`, `##0`-`##36` and `##@`, so that a cell name `r12c7` is the
-  two tokens `r12 ##c7` and a fork child `b3@2` is `b3 ##@ ##2`.
+  technique labels and the other words of Sudoku traces (`WORDS`), then the words of QA traces
+  (`qa_words.QA_VOCABULARY`) and of 3-SAT traces (`sat_words.SAT_VOCABULARY`);
+- continuation pieces `##c1`-`##c36`, `##0`-`##36`, `##@`, `##&` and `##&-`, so that a cell name
+  `r12c7` is the two tokens `r12 ##c7`, a fork child `b3@2` is `b3 ##@ ##2` and a cube name
+  `15&-5` is `15 ##&- ##5`. A literal on its own needs none of them: `-17` is `- ##17`.
+
+Each piece is one token, and a word that the pieces cannot spell is one `<unk>`. Cube names use
+`##&-` rather than a separate `##-` so that hyphenated words of document text such as `1-0` stay
+one `<unk>` token each, as they were before the SAT pieces existed. New pieces go at the end of
+the vocabulary, so the ids of older pieces do not change.
 
 Decoding joins continuation pieces without a space, so decoding the tokens of canonical trace
 text (single spaces between words) gives the same text back.
@@ -34,13 +41,15 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
 from mplm_data.generators.errors import InputError
 from .protocol import EOS, PAD, PROTOCOL_SET, PROTOCOL_TOKENS, UNK
+from .qa_words import QA_VOCABULARY
+from .sat_words import SAT_VOCABULARY
 
 logger = logging.getLogger(__name__)
 
 PROJECT_TOKENIZER = "mplm-v1"
 MAX_NUMBER = 36
 
-# Every word the renderers write outside cell, unit and thread names and numbers.
+# Every word the Sudoku renderers write outside cell, unit and thread names and numbers.
 WORDS: tuple[str, ...] = (
     "=", ";", "|", ".", ":", "-", "x", "@", "h",
     "sudoku", "n", "box", "grid", "cell", "given", "empty", "digits", "peers", "cells",
@@ -62,6 +71,8 @@ def _project_vocabulary() -> dict[str, int]:
     pieces += [f"##c{index}" for index in range(1, MAX_NUMBER + 1)]
     pieces += [f"##{number}" for number in range(MAX_NUMBER + 1)]
     pieces.append("##@")
+    pieces += list(QA_VOCABULARY) + list(SAT_VOCABULARY)
+    pieces += ["##&", "##&-"]
     return {piece: index for index, piece in enumerate(dict.fromkeys(pieces))}
 
 
