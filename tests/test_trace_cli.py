@@ -118,7 +118,7 @@ def test_cli_stats_json(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--task", "sat"], "--task sat is not supported"),
+    (["--task", "chess"], "--task chess is not supported"),
     (["--sizes", "4,x"], "is not a comma-separated list"),
     (["--sizes", "4,40"], "sizes must be grid sizes"),
 ])
