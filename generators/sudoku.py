@@ -3,7 +3,8 @@
 `random_solution` draws a full solution grid by randomized search. `generate_puzzle` draws one,
 then blanks cells in random order (a cell and its 180-degree image together under
 `Symmetry.ROTATE_180`), keeping each removal only when the puzzle still has exactly one
-solution. The whole removal loop runs inside one Numba kernel of `sudoku_search`.
+solution. The removal loop runs inside one Numba kernel of `sudoku_removal`, which returns
+only for the rare checks that need its SAT fallback.
 
 Each output depends only on the configuration and the int seed passed in; derive per-item seeds
 with `seeding.item_seed(seed, index)`. Grids are flat int8 arrays of n*n cells, 0 for a blank.
@@ -21,7 +22,7 @@ from enum import Enum
 
 import numpy as np
 
-from . import sudoku_search
+from . import sudoku_removal, sudoku_search
 from .seeding import item_seed
 from .sudoku_geometry import MAX_SIZE, Geometry
 
@@ -125,11 +126,18 @@ def random_solution(geometry: Geometry, seed: int) -> np.ndarray:
 def generate_puzzle(config: PuzzleConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Generate one puzzle with a unique solution; return (puzzle, solution), both flat int8."""
     geometry = config.geometry
-    puzzle = np.zeros(geometry.cells, dtype=np.int8)
     solution = np.zeros(geometry.cells, dtype=np.int8)
-    clues = sudoku_search._generate_puzzle(
+    groups, rng = sudoku_removal._start_puzzle(
         geometry.units, geometry.peers, _check_seed(seed),
-        config.symmetry is Symmetry.ROTATE_180, config.clue_target, puzzle, solution)
+        config.symmetry is Symmetry.ROTATE_180, solution)
+
+    puzzle = solution.copy()
+    stop, clues = sudoku_removal._remove_clues(
+        puzzle, solution, groups, 0, config.clue_target, sudoku_removal.NODE_CAP, rng,
+        geometry.units, geometry.peers)
+    if stop < len(groups):
+        clues = sudoku_removal.finish_removal(geometry, puzzle, solution, groups, stop,
+                                              config.clue_target, rng)
     logger.debug("generated a %s puzzle with %d clues from seed %d", geometry.name, clues, seed)
     return puzzle, solution
 
@@ -145,11 +153,23 @@ def generate_puzzles(config: PuzzleConfig, seed: int, count: int,
     _check_int("count", count, 0, 1 << 40)
     _check_int("start", start, 0, 1 << 62)
     geometry = config.geometry
+    symmetric = config.symmetry is Symmetry.ROTATE_180
     seeds = np.array([item_seed(seed, start + i) for i in range(count)], dtype=np.int64)
     puzzles = np.zeros((count, geometry.cells), dtype=np.int8)
     solutions = np.zeros((count, geometry.cells), dtype=np.int8)
+    stops = np.zeros(count, dtype=np.int64)
     if count:
-        sudoku_search._generate_batch(
-            geometry.units, geometry.peers, seeds, config.symmetry is Symmetry.ROTATE_180,
-            config.clue_target, puzzles, solutions)
+        sudoku_removal._generate_batch(geometry.units, geometry.peers, seeds, symmetric,
+                                       config.clue_target, sudoku_removal.NODE_CAP, puzzles,
+                                       solutions, stops)
+
+    # Rows whose kernel run stopped at a hard check are finished one by one. Drawing the
+    # solution again from the seed gives the same grid and groups; the random state differs,
+    # but it only orders the searches and never changes a result.
+    group_count = (geometry.cells + 1) // 2 if symmetric else geometry.cells
+    for row in np.flatnonzero(stops < group_count).tolist():
+        groups, rng = sudoku_removal._start_puzzle(geometry.units, geometry.peers,
+                                                   seeds[row], symmetric, solutions[row].copy())
+        sudoku_removal.finish_removal(geometry, puzzles[row], solutions[row], groups,
+                                      int(stops[row]), config.clue_target, rng)
     return puzzles, solutions

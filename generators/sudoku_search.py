@@ -1,62 +1,31 @@
-"""Numba kernels for exact Sudoku search, random solution grids and clue removal.
+"""Numba kernels for exact Sudoku search and random solution grids.
 
-Every kernel works on the flat cell numbering of `sudoku_geometry.Geometry` and takes its
-`units` (3n, n) and `peers` (n*n, P) int32 tables as inputs, so one compiled kernel serves every
-grid size and box shape up to n = 36.
+The search propagates candidates with `sudoku_propagation._propagate`, then branches depth
+first on the choice with the fewest alternatives: an unresolved cell, or a digit with few
+places in a unit. The stack is explicit: each frame keeps a copy of the candidates before the
+branch, the branch point and the alternatives not yet tried there. Solutions are counted up to
+a limit and the first one is written out.
 
-Terms:
-- *candidates*: one uint64 bitmask per cell, bit d-1 set when digit d is still possible. A cell
-  is *resolved* when exactly one bit is left. A puzzle's clues enter as single-bit masks.
-- *propagation*: naked singles (a resolved cell removes its digit from its peers) and hidden
-  singles (a digit with one possible cell in a unit is placed there), repeated until neither
-  applies. A cell with no candidate, or a digit with no cell in a unit, is a contradiction.
-- *search*: depth-first search over the unresolved cell with the fewest candidates. The stack is
-  explicit: each frame keeps a copy of the candidates before the branch, the branch cell and the
-  digits not yet tried there.
-- *randomized search*: the same search, with a random digit order and a random choice among
-  equally constrained cells, driven by a splitmix64 generator whose state is a uint64 array
-  seeded from an explicit int64 seed. Numba's and numpy's global random state are never used.
-
-Kernels are deterministic: the same inputs and seed give the same output, whatever the number
-of threads.
+A *randomized search* takes the alternatives of each branch point in random order, driven by a
+splitmix64 generator whose state is a uint64 array seeded from an explicit int64 seed. Numba's
+and numpy's global random states are never used. Kernels are deterministic: the same inputs and
+seed give the same output, whatever the number of threads.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba import njit, prange
 
-ZERO = np.uint64(0)
-ONE = np.uint64(1)
+from .sudoku_propagation import (ONE, ZERO, _box_shape, _grid_to_candidates, _popcount,
+                                 _propagate, _trailing_zeros)
 
 # Puzzles per task in the parallel batch kernel. The split depends only on the batch size, so
 # results never depend on the thread count.
 BATCH_CHUNK = 32
 
-
-@intrinsic
-def _popcount(typingctx, value):
-    """Number of set bits of a uint64, as one LLVM ctpop instruction."""
-    if value != types.uint64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.ctpop(args[0])
-
-    return types.uint64(types.uint64), codegen
-
-
-@intrinsic
-def _trailing_zeros(typingctx, value):
-    """Index of the lowest set bit of a non-zero uint64, as one LLVM cttz instruction."""
-    if value != types.uint64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.cttz(args[0], context.get_constant(types.boolean, True))
-
-    return types.uint64(types.uint64), codegen
+# An empty `prefer` grid: the search takes alternatives in plain or random order.
+_NO_PREFERENCE = np.zeros(0, np.int8)
 
 
 @njit(cache=True)
@@ -89,172 +58,6 @@ def _new_rng(seed):
 
 
 @njit(cache=True)
-def _grid_to_candidates(grid, n, cand):
-    """Fill `cand` from a grid: one bit for a clue, all n digits for a blank cell."""
-    full = (ONE << np.uint64(n)) - ONE
-    for cell in range(grid.shape[0]):
-        digit = grid[cell]
-        if digit == 0:
-            cand[cell] = full
-        else:
-            cand[cell] = ONE << np.uint64(digit - 1)
-
-
-@njit(cache=True)
-def _box_shape(units):
-    """Return (box_rows, box_cols), read from the first box unit (cells listed row-major)."""
-    n = units.shape[1]
-    first_row = units[2 * n, 0] // n
-    box_cols = 0
-    while box_cols < n and units[2 * n, box_cols] // n == first_row:
-        box_cols += 1
-    return n // box_cols, box_cols
-
-
-@njit(cache=True)
-def _locked_candidates(cand, queue, queued, n, box_rows, box_cols, seg_all, seg_open):
-    """Apply locked candidates to every box-line intersection (a *segment*).
-
-    Pointing: a digit whose open places in a box all lie in one segment leaves the rest of that
-    line. Claiming: a digit whose places in a line all lie in one segment leaves the rest of that
-    box. Returns (queued, changed), with queued = -1 on a contradiction.
-    """
-    changed = False
-    for axis in range(2):
-        # axis 0 handles rows, axis 1 columns; `run` cells of a line lie in one box and `band`
-        # parallel lines cross each box.
-        run = box_cols if axis == 0 else box_rows
-        band = box_rows if axis == 0 else box_cols
-        segments = n // run
-        for line in range(n):
-            for seg in range(segments):
-                every = ZERO
-                open_ = ZERO
-                for pos in range(seg * run, (seg + 1) * run):
-                    value = cand[line * n + pos if axis == 0 else pos * n + line]
-                    every |= value
-                    if value & (value - ONE) != ZERO:
-                        open_ |= value
-                seg_all[line, seg] = every
-                seg_open[line, seg] = open_
-
-        # Segment masks are not refreshed after an elimination. A stale mask is a superset,
-        # which only makes the rules fire less, except for a digit with no place left in the
-        # line, where the state has no solution anyway.
-        for line in range(n):
-            first_line = (line // band) * band
-            for seg in range(segments):
-                here = seg_open[line, seg]
-                if here == ZERO:
-                    continue
-                line_rest = ZERO
-                for other in range(segments):
-                    if other != seg:
-                        line_rest |= seg_all[line, other]
-                box_rest = ZERO
-                for other in range(first_line, first_line + band):
-                    if other != line:
-                        box_rest |= seg_all[other, seg]
-
-                for rule in range(2):
-                    mask = here & ~line_rest if rule == 0 else here & ~box_rest
-                    if mask == ZERO:
-                        continue
-                    for step in range(band if rule == 0 else segments):
-                        if rule == 0:
-                            if first_line + step == line:
-                                continue
-                            target_line = first_line + step
-                            target_seg = seg
-                        else:
-                            if step == seg:
-                                continue
-                            target_line = line
-                            target_seg = step
-                        for pos in range(target_seg * run, (target_seg + 1) * run):
-                            cell = (target_line * n + pos if axis == 0
-                                    else pos * n + target_line)
-                            value = cand[cell]
-                            if value & mask == ZERO:
-                                continue
-                            value &= ~mask
-                            if value == ZERO:
-                                return -1, True
-                            cand[cell] = value
-                            changed = True
-                            if value & (value - ONE) == ZERO:
-                                queue[queued] = cell
-                                queued += 1
-    return queued, changed
-
-
-@njit(cache=True)
-def _propagate(cand, queue, queued, units, peers, box_rows, box_cols, seg_all, seg_open):
-    """Apply naked and hidden singles until neither applies; return False on a contradiction.
-
-    `queue[:queued]` holds cells that became resolved and have not yet removed their digit from
-    their peers. A cell is pushed only when it turns from several candidates to one, so at most
-    n*n cells are ever queued in one call.
-    """
-    n = units.shape[1]
-    full = (ONE << np.uint64(n)) - ONE
-    head = 0
-    while True:
-        while head < queued:
-            cell = queue[head]
-            head += 1
-            mask = cand[cell]
-            for k in range(peers.shape[1]):
-                peer = peers[cell, k]
-                value = cand[peer]
-                if value & mask != ZERO:
-                    value &= ~mask
-                    if value == ZERO:
-                        return False
-                    cand[peer] = value
-                    if value & (value - ONE) == ZERO:
-                        queue[queued] = peer
-                        queued += 1
-
-        # Hidden singles: digits seen exactly once in a unit and not yet resolved there.
-        placed = False
-        for unit in range(units.shape[0]):
-            once = ZERO
-            twice = ZERO
-            resolved = ZERO
-            for k in range(n):
-                value = cand[units[unit, k]]
-                twice |= once & value
-                once |= value
-                if value & (value - ONE) == ZERO:
-                    resolved |= value
-            if once != full:
-                return False
-
-            hidden = once & ~twice & ~resolved
-            while hidden != ZERO:
-                bit = hidden & (~hidden + ONE)
-                hidden ^= bit
-                for k in range(n):
-                    cell = units[unit, k]
-                    if cand[cell] & bit != ZERO:
-                        cand[cell] = bit
-                        queue[queued] = cell
-                        queued += 1
-                        placed = True
-                        break
-        if placed:
-            continue
-
-        queued, changed = _locked_candidates(cand, queue, queued, n, box_rows, box_cols,
-                                             seg_all, seg_open)
-        if queued < 0:
-            return False
-        if not changed:
-            return True
-
-
-@njit(cache=True)
 def _count_mask(c0, c1, c2, over, count):
     """Digits whose bit-sliced place count (c0 + 2*c1 + 4*c2, valid below 8) equals `count`."""
     mask = ~over
@@ -265,7 +68,7 @@ def _count_mask(c0, c1, c2, over, count):
 
 
 @njit(cache=True)
-def _pick_branch(cand, units, randomize, rng):
+def _pick_branch(cand, units):
     """Choose the next branch point with the fewest alternatives.
 
     Returns (index, digit, alternatives). A cell branch has index = cell and alternatives = its
@@ -273,14 +76,13 @@ def _pick_branch(cand, units, randomize, rng):
     a mask of positions k whose cell units[unit, k] can take the digit. alternatives is 0 when
     every cell is resolved.
 
-    Cells come first; a digit branch is taken only when some unresolved digit of a unit has
-    fewer places than the best cell has candidates, as in the column choice of exact cover.
-    Without `randomize` ties go to the lowest index. With it, tied cells are chosen uniformly
-    at random and digit branches are not used.
+    As in the column choice of exact cover, a digit branch is taken only when a digit has
+    fewer places in some unit than the best cell has candidates. Ties go to the lowest index,
+    which keeps a search on one region of the grid; random tie-breaks made refutations on
+    sparse 25x25 grids far slower.
     """
     best = -1
     best_count = np.uint64(1 << 20)
-    ties = 0
     for cell in range(cand.shape[0]):
         value = cand[cell]
         if value & (value - ONE) == ZERO:
@@ -289,16 +91,11 @@ def _pick_branch(cand, units, randomize, rng):
         if count < best_count:
             best = cell
             best_count = count
-            ties = 1
-            if count == np.uint64(2) and not randomize:
+            if count == np.uint64(2):
                 return best, ZERO, cand[best]
-        elif count == best_count and randomize:
-            ties += 1
-            if _rng_below(rng, ties) == 0:
-                best = cell
     if best < 0:
         return best, ZERO, ZERO
-    if randomize or best_count <= np.uint64(2):
+    if best_count <= np.uint64(2):
         return best, ZERO, cand[best]
 
     # Count the places of every digit in every unit with bit-sliced counters; counts of 8 or
@@ -351,7 +148,32 @@ def _pick_bit(remaining, randomize, rng):
 
 
 @njit(cache=True)
-def _search(cand, units, peers, limit, randomize, rng, node_limit, solution, work):
+def _pick_alternative(left, index, digit, units, prefer, randomize, rng):
+    """Choose the next alternative bit of a frame (see `_pick_branch`) from the mask `left`.
+
+    The alternative that agrees with the grid `prefer` comes first when `prefer` is not
+    empty; otherwise the lowest bit, or a random one when `randomize`.
+    """
+    if prefer.shape[0] > 0:
+        if index >= 0:
+            wanted = prefer[index]
+            if wanted > 0:
+                bit = ONE << np.uint64(wanted - 1)
+                if left & bit != ZERO:
+                    return bit
+        else:
+            rest = left
+            while rest != ZERO:
+                bit = rest & (~rest + ONE)
+                rest ^= bit
+                wanted = prefer[units[-index - 1, _trailing_zeros(bit)]]
+                if wanted > 0 and ONE << np.uint64(wanted - 1) == digit:
+                    return bit
+    return _pick_bit(left, randomize, rng)
+
+
+@njit(cache=True)
+def _search(cand, units, peers, limit, randomize, rng, node_limit, prefer, solution, work):
     """Count solutions of the candidate state `cand` up to `limit`; write the first to `solution`.
 
     Returns the number of solutions found (at most `limit`), or -1 when `node_limit` > 0 branch
@@ -377,7 +199,7 @@ def _search(cand, units, peers, limit, randomize, rng, node_limit, solution, wor
     while True:
         fresh = False
         if _propagate(cand, queue, queued, units, peers, box_rows, box_cols, seg_all, seg_open):
-            index, digit, alternatives = _pick_branch(cand, units, randomize, rng)
+            index, digit, alternatives = _pick_branch(cand, units)
             if alternatives == ZERO:
                 if count == 0:
                     for c in range(cells):
@@ -402,9 +224,9 @@ def _search(cand, units, peers, limit, randomize, rng, node_limit, solution, wor
             return count
         top = depth - 1
         left = stack_left[top]
-        bit = _pick_bit(left, randomize, rng)
-        left &= ~bit
         index = stack_index[top]
+        bit = _pick_alternative(left, index, stack_digit[top], units, prefer, randomize, rng)
+        left &= ~bit
         if index >= 0:
             cell = index
             value = bit
@@ -436,7 +258,7 @@ def _count_one(grid, units, peers, limit, solution):
     cells = grid.shape[0]
     cand = np.empty(cells, np.uint64)
     _grid_to_candidates(grid, units.shape[1], cand)
-    return _search(cand, units, peers, limit, False, _new_rng(0), 0, solution,
+    return _search(cand, units, peers, limit, False, _new_rng(0), 0, _NO_PREFERENCE, solution,
                    _new_workspace(cells))
 
 
@@ -451,7 +273,8 @@ def _count_batch(grids, units, peers, limit, solutions, counts):
         rng = _new_rng(0)
         for row in range(chunk * BATCH_CHUNK, min(total, (chunk + 1) * BATCH_CHUNK)):
             _grid_to_candidates(grids[row], units.shape[1], cand)
-            counts[row] = _search(cand, units, peers, limit, False, rng, 0, solutions[row], work)
+            counts[row] = _search(cand, units, peers, limit, False, rng, 0, _NO_PREFERENCE,
+                                  solutions[row], work)
 
 
 @njit(cache=True)
@@ -466,7 +289,8 @@ def _fill_random(units, peers, rng, solution, work):
     cand = np.empty(cells, np.uint64)
     while True:
         cand[:] = full
-        if _search(cand, units, peers, 1, True, rng, 2 * cells, solution, work) == 1:
+        if _search(cand, units, peers, 1, True, rng, 2 * cells, _NO_PREFERENCE, solution,
+                   work) == 1:
             return
 
 
@@ -474,92 +298,3 @@ def _fill_random(units, peers, rng, solution, work):
 def _random_solution(units, peers, seed, solution):
     """Write the random solution grid of `seed` to `solution`."""
     _fill_random(units, peers, _new_rng(seed), solution, _new_workspace(solution.shape[0]))
-
-
-@njit(cache=True)
-def _has_other_solution(puzzle, solution, first, second, units, peers, cand, scratch, work, rng):
-    """Tell whether blanking `first` and `second` (-1 for none) lets another solution appear.
-
-    The puzzle has one solution. Any other solution of the blanked puzzle differs from it in
-    `first`, or agrees in `first` and differs in `second`, so one search for each case with
-    that digit excluded decides it. Each search stops at its first solution.
-    """
-    n = units.shape[1]
-    full = (ONE << np.uint64(n)) - ONE
-    _grid_to_candidates(puzzle, n, cand)
-    cand[first] = full & ~(ONE << np.uint64(solution[first] - 1))
-    if second >= 0:
-        cand[second] = full
-    if _search(cand, units, peers, 1, False, rng, 0, scratch, work) > 0:
-        return True
-    if second < 0:
-        return False
-
-    _grid_to_candidates(puzzle, n, cand)
-    cand[first] = ONE << np.uint64(solution[first] - 1)
-    cand[second] = full & ~(ONE << np.uint64(solution[second] - 1))
-    return _search(cand, units, peers, 1, False, rng, 0, scratch, work) > 0
-
-
-@njit(cache=True)
-def _removal_groups(cells, symmetric, rng):
-    """Return the cells removed together, shape (g, 2), in random order; -1 pads single cells.
-
-    With `symmetric`, a cell and its image under 180-degree rotation form one group.
-    """
-    count = (cells + 1) // 2 if symmetric else cells
-    groups = np.full((count, 2), -1, np.int32)
-    for index in range(count):
-        groups[index, 0] = index
-        if symmetric and index != cells - 1 - index:
-            groups[index, 1] = cells - 1 - index
-
-    for index in range(count - 1, 0, -1):
-        other = _rng_below(rng, index + 1)
-        for k in range(2):
-            groups[index, k], groups[other, k] = groups[other, k], groups[index, k]
-    return groups
-
-
-@njit(cache=True)
-def _generate_puzzle(units, peers, seed, symmetric, target, puzzle, solution):
-    """Write a random solution grid and a unique-solution puzzle from it; return the clue count.
-
-    Groups of cells are blanked in random order when the puzzle keeps one solution, until the
-    clue count reaches `target` (0 means no target). A group that would take the count below
-    `target` is skipped, so the count ends at `target` or, when it cannot be reached, above it.
-    """
-    cells = solution.shape[0]
-    rng = _new_rng(seed)
-    work = _new_workspace(cells)
-    _fill_random(units, peers, rng, solution, work)
-
-    groups = _removal_groups(cells, symmetric, rng)
-    puzzle[:] = solution
-    clues = cells
-    cand = np.empty(cells, np.uint64)
-    scratch = np.empty(cells, np.int8)
-    for index in range(groups.shape[0]):
-        if clues <= target:
-            break
-        first = groups[index, 0]
-        second = groups[index, 1]
-        size = 1 if second < 0 else 2
-        if clues - size < target:
-            continue
-        if _has_other_solution(puzzle, solution, first, second, units, peers, cand, scratch,
-                               work, rng):
-            continue
-        puzzle[first] = 0
-        if second >= 0:
-            puzzle[second] = 0
-        clues -= size
-    return clues
-
-
-@njit(cache=True, parallel=True)
-def _generate_batch(units, peers, seeds, symmetric, target, puzzles, solutions):
-    """Run `_generate_puzzle` for every seed in parallel; row i uses seeds[i] only."""
-    for row in prange(seeds.shape[0]):
-        _generate_puzzle(units, peers, seeds[row], symmetric, target, puzzles[row],
-                         solutions[row])

@@ -6,6 +6,7 @@ import numba
 import numpy as np
 import pytest
 
+from mplm_data.generators import sudoku_removal, sudoku_search
 from mplm_data.generators.seeding import item_seed
 from mplm_data.generators.sudoku import (PuzzleConfig, Symmetry, default_clue_target,
                                          generate_puzzle, generate_puzzles, random_solution)
@@ -224,3 +225,49 @@ def test_generate_puzzles_independent_of_thread_count():
 def test_generate_puzzle_rejects_bad_seed(seed):
     with pytest.raises(ValueError, match="seed"):
         generate_puzzle(PuzzleConfig(n=4), seed)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("symmetry", list(Symmetry))
+def test_generate_puzzle_sat_fallback_same_puzzle(seed, symmetry, monkeypatch):
+    """Sending every check that branches to the SAT solver changes no puzzle."""
+    config = PuzzleConfig(n=9, minimal=True, symmetry=symmetry)
+    expected = generate_puzzle(config, seed)
+    monkeypatch.setattr(sudoku_removal, "NODE_CAP", 1)
+    calls = []
+    original = sudoku_removal.SatUniquenessCheck.has_other_solution
+    monkeypatch.setattr(sudoku_removal.SatUniquenessCheck, "has_other_solution",
+                        lambda self, *args: calls.append(args) or original(self, *args))
+
+    puzzle, solution = generate_puzzle(config, seed)
+    batch = generate_puzzles(config, seed=seed, count=2)
+    assert calls
+    assert np.array_equal(puzzle, expected[0])
+    assert np.array_equal(solution, expected[1])
+    assert np.array_equal(batch[0][1], generate_puzzle(config, item_seed(seed, 1))[0])
+
+
+@pytest.mark.parametrize("shape", [(6, 2, 3), (9, 3, 3)], ids=_shape_id)
+@pytest.mark.parametrize("seed", range(6))
+def test_sat_check_matches_search_kernel(shape, seed):
+    geometry = Geometry(*shape)
+    config = PuzzleConfig(n=shape[0], box_rows=shape[1], box_cols=shape[2], minimal=True)
+    puzzle, solution = generate_puzzle(config, seed)
+    rng = np.random.default_rng(seed)
+    clues = np.flatnonzero(puzzle)
+    blanks = np.flatnonzero(puzzle == 0)
+    cases = [(int(rng.choice(clues)), -1), (int(rng.choice(clues)), int(rng.choice(blanks))),
+             tuple(int(c) for c in rng.choice(clues, size=2, replace=False))]
+
+    check = sudoku_removal.sat_check(geometry)
+    work = [np.empty(geometry.cells, np.uint64), np.empty(geometry.cells, np.uint64),
+            np.empty(geometry.cells, np.int8), sudoku_search._new_workspace(geometry.cells)]
+    for first, second in cases:
+        reduced = puzzle.copy()
+        reduced[[c for c in (first, second) if c >= 0]] = 0
+        expected = count_solutions_sat(reduced, geometry, limit=2) == 2
+        found = sudoku_removal._has_other_solution(
+            puzzle, solution, first, second, geometry.units, geometry.peers, 0,
+            sudoku_search._new_rng(seed), *work)
+        assert found == int(expected)
+        assert check.has_other_solution(puzzle, solution, first, second) == expected

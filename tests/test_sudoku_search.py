@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mplm_data.generators import sudoku_propagation as propagation
+from mplm_data.generators import sudoku_removal as removal
 from mplm_data.generators import sudoku_search as kernels
 from mplm_data.generators.sudoku import random_solution
 from mplm_data.generators.sudoku_geometry import Geometry
@@ -45,7 +47,7 @@ def test_rng_same_seed_same_stream():
 @pytest.mark.parametrize("shape", SHAPES, ids=_shape_id)
 def test_box_shape_read_from_units(shape):
     geometry = Geometry(*shape)
-    assert kernels._box_shape(geometry.units) == (shape[1], shape[2])
+    assert propagation._box_shape(geometry.units) == (shape[1], shape[2])
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=_shape_id)
@@ -58,16 +60,16 @@ def test_propagate_keeps_solution_digits(shape, seed):
     puzzle = np.where(keep, solution, 0).astype(np.int8)
 
     cand = np.empty(geometry.cells, np.uint64)
-    kernels._grid_to_candidates(puzzle, geometry.n, cand)
+    propagation._grid_to_candidates(puzzle, geometry.n, cand)
     work = kernels._new_workspace(geometry.cells)
     queue = work[4]
     queued = 0
     for cell in np.flatnonzero(puzzle):
         queue[queued] = cell
         queued += 1
-    box_rows, box_cols = kernels._box_shape(geometry.units)
+    box_rows, box_cols = propagation._box_shape(geometry.units)
 
-    consistent = kernels._propagate(cand, queue, queued, geometry.units, geometry.peers,
+    consistent = propagation._propagate(cand, queue, queued, geometry.units, geometry.peers,
                                     box_rows, box_cols, work[5], work[6])
     assert consistent
     solution_bits = np.left_shift(np.uint64(1), solution.astype(np.uint64) - np.uint64(1))
@@ -87,7 +89,7 @@ def test_locked_candidates_pointing_clears_row():
     for cell in (9, 10, 11, 18, 19, 20):
         cand[cell] &= ~_bit(1)
 
-    queued, changed = kernels._locked_candidates(cand, work[4], 0, 9, 3, 3, work[5], work[6])
+    queued, changed = propagation._locked_candidates(cand, work[4], 0, 9, 3, 3, work[5], work[6])
     assert changed
     assert queued == 0
     assert all(cand[cell] & _bit(1) == 0 for cell in range(3, 9))
@@ -101,7 +103,7 @@ def test_locked_candidates_claiming_clears_box():
     for row in range(3, 9):
         cand[row * 9] &= ~_bit(2)
 
-    queued, changed = kernels._locked_candidates(cand, work[4], 0, 9, 3, 3, work[5], work[6])
+    queued, changed = propagation._locked_candidates(cand, work[4], 0, 9, 3, 3, work[5], work[6])
     assert changed
     box_rest = [1, 2, 10, 11, 19, 20]
     assert all(cand[cell] & _bit(2) == 0 for cell in box_rest)
@@ -112,7 +114,7 @@ def test_locked_candidates_no_change_on_open_grid():
     geometry = Geometry(12, 3, 4)
     cand, work = _locked_state(geometry)
     before = cand.copy()
-    queued, changed = kernels._locked_candidates(cand, work[4], 0, 12, 3, 4, work[5], work[6])
+    queued, changed = propagation._locked_candidates(cand, work[4], 0, 12, 3, 4, work[5], work[6])
     assert not changed
     assert np.array_equal(cand, before)
 
@@ -122,7 +124,7 @@ def test_search_node_limit_reports_cutoff():
     cand = np.full(geometry.cells, np.uint64((1 << 16) - 1))
     solution = np.zeros(geometry.cells, np.int8)
     status = kernels._search(cand, geometry.units, geometry.peers, 1, False,
-                             kernels._new_rng(0), 1, solution,
+                             kernels._new_rng(0), 1, kernels._NO_PREFERENCE, solution,
                              kernels._new_workspace(geometry.cells))
     assert status == -1
 
@@ -133,14 +135,14 @@ def test_search_rejects_empty_candidate_set():
     cand[40] = np.uint64(0)
     solution = np.zeros(81, np.int8)
     count = kernels._search(cand, geometry.units, geometry.peers, 2, False, kernels._new_rng(0),
-                            0, solution, kernels._new_workspace(81))
+                            0, kernels._NO_PREFERENCE, solution, kernels._new_workspace(81))
     assert count == 0
 
 
 @pytest.mark.parametrize("cells", [16, 36, 81, 625])
 @pytest.mark.parametrize("symmetric", [False, True])
 def test_removal_groups_cover_each_cell_once(cells, symmetric):
-    groups = kernels._removal_groups(cells, symmetric, kernels._new_rng(cells))
+    groups = removal._removal_groups(cells, symmetric, kernels._new_rng(cells))
     members = groups[groups >= 0]
     assert np.array_equal(np.sort(members), np.arange(cells))
     if symmetric:
@@ -152,5 +154,5 @@ def test_removal_groups_cover_each_cell_once(cells, symmetric):
 
 
 def test_removal_groups_order_is_shuffled():
-    groups = kernels._removal_groups(81, False, kernels._new_rng(3))
+    groups = removal._removal_groups(81, False, kernels._new_rng(3))
     assert not np.array_equal(groups[:, 0], np.arange(81))
