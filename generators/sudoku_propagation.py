@@ -177,6 +177,7 @@ def _propagate(cand, queue, queued, units, peers, box_rows, box_cols, seg_all, s
 
         # Hidden singles: digits seen exactly once in a unit and not yet resolved there.
         placed = False
+        open_units = 0
         for unit in range(units.shape[0]):
             once = ZERO
             twice = ZERO
@@ -189,6 +190,8 @@ def _propagate(cand, queue, queued, units, peers, box_rows, box_cols, seg_all, s
                     resolved |= value
             if once != full:
                 return False
+            if resolved != full:
+                open_units += 1
 
             hidden = once & ~twice & ~resolved
             while hidden != ZERO:
@@ -204,6 +207,8 @@ def _propagate(cand, queue, queued, units, peers, box_rows, box_cols, seg_all, s
                         break
         if placed:
             continue
+        if open_units == 0:
+            return True
 
         queued, changed = _locked_candidates(cand, queue, queued, n, box_rows, box_cols,
                                              seg_all, seg_open)

@@ -63,6 +63,21 @@ def _has_solution(start, units, peers, prefer, node_cap, rng, cand, scratch, wor
 
 
 @njit(cache=True)
+def _forced_by_peers(puzzle, solution, cell, other, peers, full):
+    """Tell whether the clues among the peers of `cell`, not counting `other`, leave it one digit.
+
+    Such a cell is a naked single once blanked, so it takes its solution digit back in every
+    solution. This settles most checks on dense grids without a search.
+    """
+    seen = ONE << np.uint64(solution[cell] - 1)
+    for k in range(peers.shape[1]):
+        peer = peers[cell, k]
+        if peer != other and puzzle[peer] != 0:
+            seen |= ONE << np.uint64(puzzle[peer] - 1)
+    return seen == full
+
+
+@njit(cache=True)
 def _has_other_solution(puzzle, solution, first, second, units, peers, node_cap, rng, start,
                         cand, scratch, work):
     """Tell whether blanking `first` and `second` (-1 for none) lets another solution appear.
@@ -75,6 +90,10 @@ def _has_other_solution(puzzle, solution, first, second, units, peers, node_cap,
     """
     n = units.shape[1]
     full = (ONE << np.uint64(n)) - ONE
+    if _forced_by_peers(puzzle, solution, first, second, peers, full) and (
+            second < 0 or _forced_by_peers(puzzle, solution, second, first, peers, full)):
+        return 0
+
     _grid_to_candidates(puzzle, n, start)
     start[first] = full & ~(ONE << np.uint64(solution[first] - 1))
     if second >= 0:
