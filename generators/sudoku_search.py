@@ -1,12 +1,11 @@
 """Numba kernels for exact Sudoku search and random solution grids.
 
 The search propagates candidates with `sudoku_propagation._propagate`, then branches depth
-first on the choice with the fewest alternatives: an unresolved cell, or a digit with few
-places in a unit. The stack is explicit: each frame keeps a copy of the candidates before the
-branch, the branch point and the alternatives not yet tried there. Solutions are counted up to
-a limit and the first one is written out.
+first on the unresolved cell with the fewest candidates. The stack is explicit: each frame
+keeps a copy of the candidates before the branch, the branch cell and the digits not yet tried
+there. Solutions are counted up to a limit and the first one is written out.
 
-A *randomized search* takes the alternatives of each branch point in random order, driven by a
+A *randomized search* tries the digits of each branch cell in random order, driven by a
 splitmix64 generator whose state is a uint64 array seeded from an explicit int64 seed. Numba's
 and numpy's global random states are never used. Kernels are deterministic: the same inputs and
 seed give the same output, whatever the number of threads.
@@ -58,28 +57,13 @@ def _new_rng(seed):
 
 
 @njit(cache=True)
-def _count_mask(c0, c1, c2, over, count):
-    """Digits whose bit-sliced place count (c0 + 2*c1 + 4*c2, valid below 8) equals `count`."""
-    mask = ~over
-    mask &= c0 if count & 1 else ~c0
-    mask &= c1 if count & 2 else ~c1
-    mask &= c2 if count & 4 else ~c2
-    return mask
+def _pick_cell(cand):
+    """Return the unresolved cell with the fewest candidates, or -1 when all are resolved.
 
-
-@njit(cache=True)
-def _pick_branch(cand, units):
-    """Choose the next branch point with the fewest alternatives.
-
-    Returns (index, digit, alternatives). A cell branch has index = cell and alternatives = its
-    candidate mask. A digit branch has index = -(unit + 1), the digit's bit, and alternatives =
-    a mask of positions k whose cell units[unit, k] can take the digit. alternatives is 0 when
-    every cell is resolved.
-
-    As in the column choice of exact cover, a digit branch is taken only when a digit has
-    fewer places in some unit than the best cell has candidates. Ties go to the lowest index,
-    which keeps a search on one region of the grid; random tie-breaks made refutations on
-    sparse 25x25 grids far slower.
+    Ties go to the lowest index, which keeps a search on one region of the grid. Random
+    tie-breaks made refutations on sparse 25x25 grids far slower, and branching on a digit
+    with few places in a unit, as exact cover does, made 9x9 solving slower and larger grids
+    no faster.
     """
     best = -1
     best_count = np.uint64(1 << 20)
@@ -92,84 +76,27 @@ def _pick_branch(cand, units):
             best = cell
             best_count = count
             if count == np.uint64(2):
-                return best, ZERO, cand[best]
-    if best < 0:
-        return best, ZERO, ZERO
-    if best_count <= np.uint64(2):
-        return best, ZERO, cand[best]
-
-    # Count the places of every digit in every unit with bit-sliced counters; counts of 8 or
-    # more are flagged in `over`. Digits placed in the unit count 1 and are never chosen.
-    top = min(np.int64(best_count) - 1, 7)
-    best_unit = -1
-    digit = ZERO
-    n = units.shape[1]
-    for unit in range(units.shape[0]):
-        c0 = ZERO
-        c1 = ZERO
-        c2 = ZERO
-        over = ZERO
-        for k in range(n):
-            value = cand[units[unit, k]]
-            carry = c0 & value
-            c0 ^= value
-            carry2 = c1 & carry
-            c1 ^= carry
-            over |= c2 & carry2
-            c2 ^= carry2
-        for count in range(2, top + 1):
-            mask = _count_mask(c0, c1, c2, over, count)
-            if mask != ZERO:
-                best_unit = unit
-                digit = mask & (~mask + ONE)
-                top = count - 1
-                break
-        if top < 2:
-            break
-    if best_unit < 0:
-        return best, ZERO, cand[best]
-
-    places = ZERO
-    for k in range(n):
-        if cand[units[best_unit, k]] & digit != ZERO:
-            places |= ONE << np.uint64(k)
-    return -(best_unit + 1), digit, places
+                return best
+    return best
 
 
 @njit(cache=True)
-def _pick_bit(remaining, randomize, rng):
-    """Return the lowest set bit of `remaining`, or a uniformly random one when `randomize`."""
-    if not randomize:
-        return remaining & (~remaining + ONE)
-    skip = _rng_below(rng, np.int64(_popcount(remaining)))
-    for _ in range(skip):
-        remaining &= remaining - ONE
-    return remaining & (~remaining + ONE)
+def _pick_digit(cell, left, prefer, randomize, rng):
+    """Choose the next digit bit to try at `cell` from the mask `left`.
 
-
-@njit(cache=True)
-def _pick_alternative(left, index, digit, units, prefer, randomize, rng):
-    """Choose the next alternative bit of a frame (see `_pick_branch`) from the mask `left`.
-
-    The alternative that agrees with the grid `prefer` comes first when `prefer` is not
-    empty; otherwise the lowest bit, or a random one when `randomize`.
+    The digit of the grid `prefer` comes first when `prefer` is not empty and allows it;
+    otherwise the lowest bit, or a uniformly random one when `randomize`.
     """
-    if prefer.shape[0] > 0:
-        if index >= 0:
-            wanted = prefer[index]
-            if wanted > 0:
-                bit = ONE << np.uint64(wanted - 1)
-                if left & bit != ZERO:
-                    return bit
-        else:
-            rest = left
-            while rest != ZERO:
-                bit = rest & (~rest + ONE)
-                rest ^= bit
-                wanted = prefer[units[-index - 1, _trailing_zeros(bit)]]
-                if wanted > 0 and ONE << np.uint64(wanted - 1) == digit:
-                    return bit
-    return _pick_bit(left, randomize, rng)
+    if prefer.shape[0] > 0 and prefer[cell] > 0:
+        bit = ONE << np.uint64(prefer[cell] - 1)
+        if left & bit != ZERO:
+            return bit
+    if not randomize:
+        return left & (~left + ONE)
+    skip = _rng_below(rng, np.int64(_popcount(left)))
+    for _ in range(skip):
+        left &= left - ONE
+    return left & (~left + ONE)
 
 
 @njit(cache=True)
@@ -180,7 +107,7 @@ def _search(cand, units, peers, limit, randomize, rng, node_limit, prefer, solut
     points were opened before the search ended. `cand` is overwritten. `work` is a workspace
     from `_new_workspace` for grids of this size.
     """
-    stack, stack_index, stack_digit, stack_left, queue, seg_all, seg_open = work
+    stack, stack_cell, stack_left, queue, seg_all, seg_open = work
     cells = cand.shape[0]
     box_rows, box_cols = _box_shape(units)
 
@@ -199,8 +126,8 @@ def _search(cand, units, peers, limit, randomize, rng, node_limit, prefer, solut
     while True:
         fresh = False
         if _propagate(cand, queue, queued, units, peers, box_rows, box_cols, seg_all, seg_open):
-            index, digit, alternatives = _pick_branch(cand, units)
-            if alternatives == ZERO:
+            cell = _pick_cell(cand)
+            if cell < 0:
                 if count == 0:
                     for c in range(cells):
                         solution[c] = np.int8(_trailing_zeros(cand[c]) + ONE)
@@ -212,32 +139,23 @@ def _search(cand, units, peers, limit, randomize, rng, node_limit, prefer, solut
                 if node_limit > 0 and nodes > node_limit:
                     return -1
                 stack[depth, :] = cand
-                stack_index[depth] = index
-                stack_digit[depth] = digit
-                stack_left[depth] = alternatives
+                stack_cell[depth] = cell
+                stack_left[depth] = cand[cell]
                 depth += 1
                 fresh = True
 
-        # Take the next untried alternative of the deepest open frame; a frame whose last
-        # alternative is taken is popped at once, so the stack holds only open choices.
+        # Take the next untried digit of the deepest open frame. A frame whose last digit is
+        # taken is popped at once, so the stack holds only open choices.
         if depth == 0:
             return count
         top = depth - 1
-        left = stack_left[top]
-        index = stack_index[top]
-        bit = _pick_alternative(left, index, stack_digit[top], units, prefer, randomize, rng)
-        left &= ~bit
-        if index >= 0:
-            cell = index
-            value = bit
-        else:
-            cell = units[-index - 1, _trailing_zeros(bit)]
-            value = stack_digit[top]
+        cell = stack_cell[top]
+        bit = _pick_digit(cell, stack_left[top], prefer, randomize, rng)
         if not fresh:
             cand[:] = stack[top]
-        cand[cell] = value
-        stack_left[top] = left
-        if left == ZERO:
+        cand[cell] = bit
+        stack_left[top] &= ~bit
+        if stack_left[top] == ZERO:
             depth -= 1
         queue[0] = cell
         queued = 1
@@ -245,10 +163,11 @@ def _search(cand, units, peers, limit, randomize, rng, node_limit, prefer, solut
 
 @njit(cache=True)
 def _new_workspace(cells):
-    """Allocate the search stack, its frame fields, the propagation queue and segment masks."""
+    """Allocate the search stack (candidates, cell and untried digits of each frame), the
+    propagation queue and the two segment mask tables of `_locked_candidates`."""
     n = np.int64(np.sqrt(cells) + 0.5)
     return (np.empty((cells, cells), np.uint64), np.empty(cells, np.int32),
-            np.empty(cells, np.uint64), np.empty(cells, np.uint64), np.empty(cells, np.int32),
+            np.empty(cells, np.uint64), np.empty(cells, np.int32),
             np.empty((n, n), np.uint64), np.empty((n, n), np.uint64))
 
 

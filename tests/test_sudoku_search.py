@@ -62,7 +62,7 @@ def test_propagate_keeps_solution_digits(shape, seed):
     cand = np.empty(geometry.cells, np.uint64)
     propagation._grid_to_candidates(puzzle, geometry.n, cand)
     work = kernels._new_workspace(geometry.cells)
-    queue = work[4]
+    queue = work[3]
     queued = 0
     for cell in np.flatnonzero(puzzle):
         queue[queued] = cell
@@ -70,7 +70,7 @@ def test_propagate_keeps_solution_digits(shape, seed):
     box_rows, box_cols = propagation._box_shape(geometry.units)
 
     consistent = propagation._propagate(cand, queue, queued, geometry.units, geometry.peers,
-                                    box_rows, box_cols, work[5], work[6])
+                                    box_rows, box_cols, work[4], work[5])
     assert consistent
     solution_bits = np.left_shift(np.uint64(1), solution.astype(np.uint64) - np.uint64(1))
     assert np.all(cand & solution_bits == solution_bits)
@@ -89,7 +89,7 @@ def test_locked_candidates_pointing_clears_row():
     for cell in (9, 10, 11, 18, 19, 20):
         cand[cell] &= ~_bit(1)
 
-    queued, changed = propagation._locked_candidates(cand, work[4], 0, 9, 3, 3, work[5], work[6])
+    queued, changed = propagation._locked_candidates(cand, work[3], 0, 9, 3, 3, work[4], work[5])
     assert changed
     assert queued == 0
     assert all(cand[cell] & _bit(1) == 0 for cell in range(3, 9))
@@ -103,7 +103,7 @@ def test_locked_candidates_claiming_clears_box():
     for row in range(3, 9):
         cand[row * 9] &= ~_bit(2)
 
-    queued, changed = propagation._locked_candidates(cand, work[4], 0, 9, 3, 3, work[5], work[6])
+    queued, changed = propagation._locked_candidates(cand, work[3], 0, 9, 3, 3, work[4], work[5])
     assert changed
     box_rest = [1, 2, 10, 11, 19, 20]
     assert all(cand[cell] & _bit(2) == 0 for cell in box_rest)
@@ -114,7 +114,7 @@ def test_locked_candidates_no_change_on_open_grid():
     geometry = Geometry(12, 3, 4)
     cand, work = _locked_state(geometry)
     before = cand.copy()
-    queued, changed = propagation._locked_candidates(cand, work[4], 0, 12, 3, 4, work[5], work[6])
+    queued, changed = propagation._locked_candidates(cand, work[3], 0, 12, 3, 4, work[4], work[5])
     assert not changed
     assert np.array_equal(cand, before)
 
