@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pyarrow as pa
 
 from mplm_data.arrow_io import SUFFIXES, AtomicArrowWriter, read_table
@@ -27,6 +28,7 @@ from mplm_data.generators.errors import InputError
 from mplm_data.traces import protocol as p
 from mplm_data.traces.model import ItemKind, Thread, Trace
 from mplm_data.traces.storage import row_trace
+from mplm_data.traces.text import context_words
 from mplm_data.traces.tokenizer import TraceTokenizer
 
 IGNORE_INDEX = -100
@@ -51,12 +53,16 @@ SFT_SCHEMA = pa.schema([
 
 @dataclass(frozen=True)
 class SftRow:
-    """One thread's training row; `labels` is -100 where no loss is taken."""
+    """One thread's training row; `labels` is -100 where no loss is taken.
+
+    `weights`, when set, holds a loss weight per position (see `trace_rows(item_weights=...)`).
+    """
 
     thread: str
     input_ids: tuple[int, ...]
     attention_mask: tuple[int, ...]
     labels: tuple[int, ...]
+    weights: tuple[float, ...] | None = None
 
     @property
     def trained_tokens(self) -> int:
@@ -89,43 +95,17 @@ class SftCounts:
 
 
 def thread_sequences(trace: Trace, tokenizer: TraceTokenizer) -> dict[str, tuple[list[int], list[bool]]]:
-    """Encode each thread's full sequence (without `<eos>`) and mark the tokens it generated.
+    """Encode each thread's full context (without `<eos>`) and mark the tokens it generated.
 
-    Returns {thread name: (token ids, generated flags)}. A forked thread's sequence starts with
-    its parent's sequence through the `</fork>` of fork number K (the child is named `LABEL@K`),
-    and those tokens count as not generated.
+    Returns {thread name: (token ids, generated flags)}, from `text.context_words`: a forked
+    thread's context starts with its parent's context through the `</fork>` that started it, and
+    those tokens count as not generated.
     """
     sequences: dict[str, tuple[list[int], list[bool]]] = {}
     for thread in trace.threads:
-        ids: list[int] = []
-        generated: list[bool] = []
-        if thread.parent is not None:
-            parent_ids, _ = sequences[thread.parent]
-            fork_number = int(thread.name.rpartition(p.FORK_SEPARATOR)[2])
-            cut = _fork_end(trace.thread(thread.parent), fork_number, tokenizer)
-            ids, generated = parent_ids[:cut], [False] * cut
-        prompt = tokenizer.encode_words([p.PROMPT, *thread.prompt, p.PROMPT_END])
-        ids += prompt
-        generated += [False] * len(prompt)
-        for item in thread.items:
-            item_ids = tokenizer.encode_words(item.to_words())
-            ids += item_ids
-            generated += [item.generated] * len(item_ids)
-        sequences[thread.name] = (ids, generated)
+        words, flags = context_words(trace, thread.name)
+        sequences[thread.name] = tokenizer.encode_with_mask(words, flags)
     return sequences
-
-
-def _fork_end(parent: Thread, fork_number: int, tokenizer: TraceTokenizer) -> int:
-    """Token count of the parent's sequence through the end of its `fork_number`-th fork."""
-    words = [p.PROMPT, *parent.prompt, p.PROMPT_END]
-    forks = 0
-    for item in parent.items:
-        words += item.to_words()
-        if item.kind is ItemKind.FORK:
-            forks += 1
-            if forks == fork_number:
-                return tokenizer.count_words(words)
-    raise ValueError(f"thread {parent.name} has no fork number {fork_number}, but a child names it")
 
 
 def eos_id_of(tokenizer: TraceTokenizer) -> int:
@@ -136,9 +116,13 @@ def eos_id_of(tokenizer: TraceTokenizer) -> int:
     return eos
 
 
-def trace_rows(trace: Trace, tokenizer: TraceTokenizer, *, max_length: int,
-               eos_id: int | None = None) -> tuple[list[SftRow], SftCounts]:
-    """One row per thread of `trace` (see the module docstring) and the counts."""
+def trace_rows(trace: Trace, tokenizer: TraceTokenizer, *, max_length: int, eos_id: int | None = None,
+               item_weights: Mapping[ItemKind, float] | None = None) -> tuple[list[SftRow], SftCounts]:
+    """One row per thread of `trace` (see the module docstring) and the counts.
+
+    With `item_weights`, each row also gets per-position loss weights: the weight of the item
+    kind a token belongs to, 1.0 for kinds not listed and for the final `<eos>`.
+    """
     if max_length < 2:
         raise ValueError(f"max_length must be at least 2, got {max_length}")
     eos = eos_id_of(tokenizer) if eos_id is None else eos_id
@@ -156,7 +140,9 @@ def trace_rows(trace: Trace, tokenizer: TraceTokenizer, *, max_length: int,
         if len(input_ids) > max_length:
             counts.dropped_too_long += 1
             continue
-        row = SftRow(thread.name, tuple(input_ids), (1,) * len(input_ids), tuple(labels))
+        weights = None if item_weights is None else _position_weights(thread, len(input_ids), tokenizer,
+                                                                       item_weights)
+        row = SftRow(thread.name, tuple(input_ids), (1,) * len(input_ids), tuple(labels), weights)
         trained = row.trained_tokens
         if trained == 0:
             counts.dropped_no_labels += 1
@@ -169,21 +155,40 @@ def trace_rows(trace: Trace, tokenizer: TraceTokenizer, *, max_length: int,
     return rows, counts
 
 
-def pad_rows(rows: list[SftRow], pad_id: int, *, to_length: int | None = None) -> dict[str, list[list[int]]]:
-    """Right-pad rows to one length: input ids with `pad_id`, attention 0 and labels -100.
+def _position_weights(thread: Thread, length: int, tokenizer: TraceTokenizer,
+                      item_weights: Mapping[ItemKind, float]) -> tuple[float, ...]:
+    """Loss weight per position of a thread's row: its items sit right before the final `<eos>`."""
+    item_part: list[float] = []
+    for item in thread.items:
+        weight = item_weights.get(item.kind, 1.0)
+        item_part += [weight] * tokenizer.count_words(item.to_words())
+    return (1.0,) * (length - 1 - len(item_part)) + tuple(item_part) + (1.0,)
+
+
+def pad_rows(rows: list[SftRow], pad_id: int, *, to_length: int | None = None) -> dict[str, np.ndarray]:
+    """Right-pad rows into int64 arrays: input ids with `pad_id`, attention 0 and labels -100.
 
     Padding goes by position, so a trained `<eos>` keeps its label even when `pad_id` is the eos id.
+    When the rows carry weights, a float32 `weights` array (0 on padding) is added.
     """
     width = max(len(row.input_ids) for row in rows) if to_length is None else to_length
-    batch: dict[str, list[list[int]]] = {"input_ids": [], "attention_mask": [], "labels": []}
-    for row in rows:
-        pad = width - len(row.input_ids)
-        if pad < 0:
-            raise ValueError(f"row of thread {row.thread} has {len(row.input_ids)} tokens, more "
-                             f"than to_length={width}")
-        batch["input_ids"].append(list(row.input_ids) + [pad_id] * pad)
-        batch["attention_mask"].append(list(row.attention_mask) + [0] * pad)
-        batch["labels"].append(list(row.labels) + [IGNORE_INDEX] * pad)
+    input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    labels = np.full((len(rows), width), IGNORE_INDEX, dtype=np.int64)
+    attention_mask = np.zeros((len(rows), width), dtype=np.int64)
+    for index, row in enumerate(rows):
+        length = len(row.input_ids)
+        if length > width:
+            raise ValueError(f"row of thread {row.thread} has {length} tokens, more than "
+                             f"to_length={width}")
+        input_ids[index, :length] = row.input_ids
+        labels[index, :length] = row.labels
+        attention_mask[index, :length] = row.attention_mask
+    batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+    if any(row.weights is not None for row in rows):
+        weights = np.zeros((len(rows), width), dtype=np.float32)
+        for index, row in enumerate(rows):
+            weights[index, :len(row.input_ids)] = row.weights if row.weights is not None else 1.0
+        batch["weights"] = weights
     return batch
 
 

@@ -3,7 +3,8 @@
 `build_llama(tokenizer, ModelSpec)` makes a small Llama-style model from a config with the
 project tokenizer's vocabulary (nothing is downloaded). `train_sft(model, rows, TrainConfig)`
 trains it on `mplm_data.runtime.sft` rows. The loss is the mean cross-entropy over labelled
-positions (each thread's own tokens). Batches hold rows of similar length, up to `batch_tokens`
+positions (each thread's own tokens), weighted per position when the rows carry weights; the
+logged curve is always the plain mean. Batches hold rows of similar length, up to `batch_tokens`
 padded tokens. Training stops when `max_tokens` input tokens (padding not counted) have been
 processed or `max_seconds` have passed, whichever comes first. The learning
 rate warms up linearly, then decays by a cosine over the progress toward whichever limit is
@@ -24,7 +25,7 @@ import torch
 from mplm_data.traces import protocol as p
 from mplm_data.traces.tokenizer import TraceTokenizer
 
-from .sft import SftRow, pad_rows
+from .sft import IGNORE_INDEX, SftRow, pad_rows
 
 logger = logging.getLogger(__name__)
 
@@ -154,15 +155,17 @@ def train_sft(model: torch.nn.Module, rows: list[SftRow], pad_id: int, config: T
     interval_loss, interval_steps = 0.0, 0
     while not result.stopped_by:
         for batch_rows in length_batches(rows, config.batch_tokens, rng):
-            batch = {name: torch.tensor(values, dtype=torch.long, device=device)
+            batch = {name: torch.from_numpy(values).to(device)
                      for name, values in pad_rows([rows[index] for index in batch_rows], pad_id).items()}
+            weights = batch.pop("weights", None)
             progress = max(result.tokens / config.max_tokens,
                            (time.perf_counter() - started) / config.max_seconds)
             for group in optimizer.param_groups:
                 group["lr"] = config.learning_rate * _learning_rate_factor(result.steps, config.warmup_steps,
                                                                            progress)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                loss = model(**batch).loss
+                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            loss, mean_loss = _token_losses(logits, batch["labels"], weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -171,7 +174,7 @@ def train_sft(model: torch.nn.Module, rows: list[SftRow], pad_id: int, config: T
             result.steps += 1
             result.tokens += int(batch["attention_mask"].sum())
             result.trained_tokens += int((batch["labels"] != -100).sum())
-            interval_loss += float(loss.detach())
+            interval_loss += float(mean_loss)
             interval_steps += 1
             if result.steps % config.log_every == 0:
                 result.curve.append((result.tokens, interval_loss / interval_steps))
@@ -191,6 +194,24 @@ def train_sft(model: torch.nn.Module, rows: list[SftRow], pad_id: int, config: T
                 result.steps, result.tokens, result.seconds, result.stopped_by,
                 result.first_loss, result.last_loss)
     return result
+
+
+def _token_losses(logits: torch.Tensor, labels: torch.Tensor,
+                  weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the loss to optimise (weighted mean when `weights` is given) and the plain mean.
+
+    Position t predicts label t+1; positions labelled -100 count for neither.
+    """
+    targets = labels[:, 1:]
+    entropy = torch.nn.functional.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+        ignore_index=IGNORE_INDEX, reduction="none").view_as(targets)
+    labelled = (targets != IGNORE_INDEX).float()
+    mean = (entropy * labelled).sum() / labelled.sum().clamp(min=1.0)
+    if weights is None:
+        return mean, mean.detach()
+    weight = weights[:, 1:] * labelled
+    return (entropy * weight).sum() / weight.sum().clamp(min=1e-6), mean.detach()
 
 
 def _learning_rate_factor(step: int, warmup: int, progress: float) -> float:
