@@ -76,11 +76,12 @@ def _locked_candidates(cand, queue, queued, n, box_rows, box_cols, seg_all, seg_
 
     Pointing: a digit whose open places in a box all lie in one segment leaves the rest of that
     line. Claiming: a digit whose places in a line all lie in one segment leaves the rest of that
-    box. Returns (queued, changed), with queued = -1 on a contradiction.
+    box. Newly resolved cells are appended to `queue`. Returns (queued, changed), with
+    queued = -1 on a contradiction.
     """
     changed = False
     for axis in range(2):
-        # axis 0 handles rows, axis 1 columns; `run` cells of a line lie in one box and `band`
+        # Axis 0 handles rows and axis 1 columns. A segment is `run` cells long, and `band`
         # parallel lines cross each box.
         run = box_cols if axis == 0 else box_rows
         band = box_rows if axis == 0 else box_cols
@@ -149,11 +150,12 @@ def _locked_candidates(cand, queue, queued, n, box_rows, box_cols, seg_all, seg_
 
 @njit(cache=True)
 def _propagate(cand, queue, queued, units, peers, box_rows, box_cols, seg_all, seg_open):
-    """Apply naked and hidden singles until neither applies; return False on a contradiction.
+    """Apply naked singles, hidden singles and locked candidates until none applies.
 
-    `queue[:queued]` holds cells that became resolved and have not yet removed their digit from
-    their peers. A cell is pushed only when it turns from several candidates to one, so at most
-    n*n cells are ever queued in one call.
+    Returns False on a contradiction. `queue[:queued]` lists cells that became resolved and
+    have not yet removed their digit from their peers. A cell is pushed only when it turns from
+    several candidates to one, so at most n*n cells are ever queued in one call. Locked
+    candidates run only when the cheaper singles find nothing.
     """
     n = units.shape[1]
     full = (ONE << np.uint64(n)) - ONE

@@ -23,7 +23,7 @@ from .sudoku_propagation import (ONE, ZERO, _box_shape, _grid_to_candidates, _po
 # results never depend on the thread count.
 BATCH_CHUNK = 32
 
-# An empty `prefer` grid: the search takes alternatives in plain or random order.
+# An empty `prefer` grid: the search tries digits in plain or random order.
 _NO_PREFERENCE = np.zeros(0, np.int8)
 
 
@@ -48,7 +48,8 @@ def _rng_below(rng, bound):
 def _new_rng(seed):
     """Build a splitmix64 state array from an int64 seed.
 
-    The state starts at a scrambled seed, so that streams of nearby seeds do not overlap.
+    The state starts at a scrambled seed, so that nearby seeds start far apart on the
+    splitmix64 sequence instead of one step apart.
     """
     rng = np.empty(1, np.uint64)
     rng[0] = np.uint64(seed)
@@ -163,8 +164,11 @@ def _search(cand, units, peers, limit, randomize, rng, node_limit, prefer, solut
 
 @njit(cache=True)
 def _new_workspace(cells):
-    """Allocate the search stack (candidates, cell and untried digits of each frame), the
-    propagation queue and the two segment mask tables of `_locked_candidates`."""
+    """Allocate a search workspace for grids of `cells` cells.
+
+    It holds the stack (candidates, cell and untried digits of each frame), the propagation
+    queue and the two segment mask tables of `_locked_candidates`.
+    """
     n = np.int64(np.sqrt(cells) + 0.5)
     return (np.empty((cells, cells), np.uint64), np.empty(cells, np.int32),
             np.empty(cells, np.uint64), np.empty(cells, np.int32),

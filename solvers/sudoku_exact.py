@@ -134,9 +134,9 @@ def solve_batch(puzzles: np.ndarray, geometry: Geometry,
 
 
 def _sudoku_cnf(grid: np.ndarray, geometry: Geometry) -> tuple[list[list[int]], int]:
-    """Encode `grid` as CNF; variable cell*n + d (0-based digit d) + 1 means "cell holds d+1".
+    """Encode `grid` as CNF; variable cell*n + d (0-based digit d) + 1 means "cell is d+1".
 
-    Every cell holds exactly one digit and every unit holds each digit exactly once. Pairwise
+    Every cell takes exactly one digit and every unit contains each digit exactly once. Pairwise
     at-most-one clauses are used up to n = 16 and the sequential counter above, so the formula
     stays near linear in size for 25x25 and 36x36 grids. Returns (clauses, cell_variables).
     """

@@ -81,7 +81,7 @@ def test_random_solution_valid_36x36():
 
 @pytest.mark.parametrize("n", [9, 16])
 def test_random_solution_rows_not_shifted_pattern(n):
-    """Grids from a shifted base row repeat row 1 with a rotation; search-drawn grids do not."""
+    """Shifting a base row makes every row a rotation of row 1; search-drawn grids differ."""
     geometry = Geometry.for_size(n)
     solution = random_solution(geometry, 5).reshape(n, n)
     first = solution[0].tolist()
