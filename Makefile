@@ -25,7 +25,11 @@ test: install
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
 
 bench: install
+	$(BIN)/pip install --quiet -e '.[bench]' 'torch==2.13.0'
 	$(BIN)/python scripts/bench_sudoku.py
+	$(BIN)/python scripts/bench_sat.py
+	$(BIN)/python scripts/bench_write.py
+	$(BIN)/python scripts/bench_runtime.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
