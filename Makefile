@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 MPLM_PUBLIC_DATA ?= $(abspath ../shared/data)
 export MPLM_PUBLIC_DATA
 
-.PHONY: install install-train run test bench clean
+.PHONY: install run test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -15,7 +15,7 @@ and the symbols `1`-`9`, then `A`, `B`, ... for the digits 10 and up (so 16x16 u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -61,7 +61,7 @@ class Geometry:
             box_rows = n // box_cols
         elif box_cols is None:
             box_cols = n // box_rows
-        return cls(n, box_rows, box_cols)
+        return _shared_geometry(cls, n, box_rows, box_cols)
 
     @classmethod
     def for_cell_count(cls, cells: int) -> "Geometry":
@@ -126,6 +126,12 @@ class Geometry:
         """Cell name `rXcY`, 1-based row and column."""
         row, col = divmod(cell, self.n)
         return f"r{row + 1}c{col + 1}"
+
+
+@lru_cache(maxsize=64)
+def _shared_geometry(cls: type[Geometry], n: int, box_rows: int, box_cols: int) -> Geometry:
+    # One object per shape, so its unit and peer tables are built once per process.
+    return cls(n, box_rows, box_cols)
 
 
 def grid_to_text(grid: np.ndarray) -> str:
