@@ -18,7 +18,7 @@ install: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,train]' 'torch==2.13.0'
 
 run: install
-	$(BIN)/mplm-data gen sudoku --n 25 --count 8 --seed 0 --format mplm --resume --out data/sudoku-25x25-mplm
+	$(BIN)/mplm-data gen sudoku --n 25 --count 8 --seed 0 --clues 400 --format mplm --resume --out data/sudoku-25x25-mplm
 
 test: install
 	$(BIN)/python -m pytest -q tests; status=$$?; \

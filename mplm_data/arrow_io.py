@@ -24,6 +24,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from mplm_data import __version__
+from mplm_data.generators.errors import InputError, MplmDataError
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +32,18 @@ PROVENANCE_KEY = b"mplm_data"
 SUFFIXES = (".arrow", ".parquet")
 
 
-def _format_of(path: Path) -> str:
+def _format_of(path: Path, role: str = "output") -> str:
     if path.suffix not in SUFFIXES:
-        raise ValueError(f"output file {path} has suffix {path.suffix!r}; use one of {SUFFIXES}")
+        raise MplmDataError(f"{role} file {path} has suffix {path.suffix!r}; use one of "
+                            f"{', '.join(SUFFIXES)}")
     return path.suffix[1:]
+
+
+def _check_input(path: Path) -> str:
+    file_format = _format_of(path, "input")
+    if not path.is_file():
+        raise InputError(f"file {path} was not found; check the path")
+    return file_format
 
 
 def with_provenance(schema: pa.Schema, provenance: dict[str, Any] | None) -> pa.Schema:
@@ -112,7 +121,7 @@ def write_table(path: str | Path, table: pa.Table, *, provenance: dict[str, Any]
 def read_table(path: str | Path) -> pa.Table:
     """Read a whole `.arrow` (IPC stream) or `.parquet` file."""
     path = Path(path)
-    if _format_of(path) == "arrow":
+    if _check_input(path) == "arrow":
         with pa.memory_map(str(path)) as source:
             return ipc.open_stream(source).read_all()
     return pq.read_table(path)
@@ -121,7 +130,7 @@ def read_table(path: str | Path) -> pa.Table:
 def read_provenance(path: str | Path) -> dict[str, Any]:
     """Return the provenance JSON stored in a file's schema metadata ({} when there is none)."""
     path = Path(path)
-    if _format_of(path) == "arrow":
+    if _check_input(path) == "arrow":
         with pa.memory_map(str(path)) as source:
             schema = ipc.open_stream(source).schema
     else:

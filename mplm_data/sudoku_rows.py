@@ -229,8 +229,9 @@ class SudokuPuzzleTask:
 
         seen = ", ".join(sorted(set(rejected)))
         raise MplmDataError(f"item {index} of seed {seed}: none of {self.max_attempts} puzzles "
-                            f"passed the grade filter (grades seen: {seen}); loosen solvable_by, "
-                            f"min_grade or max_grade, or raise max_attempts")
+                            f"passed the grade filter (grades seen: {seen}); give more clues "
+                            f"(--clues), loosen --solvable-by, --min-grade or --max-grade, render "
+                            f"guesses with --hypotheses, or raise --max-attempts")
 
 
 def _technique_field(value: Technique | str) -> Technique:

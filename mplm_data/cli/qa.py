@@ -137,7 +137,7 @@ def gen_qa(
     except MplmDataError as err:
         fail(str(err))
     stdout.print(f"wrote {manifest.rows} {task.name} traces ({count} items x "
-                 f"{len(task.formats)} formats) in {len(manifest.shards)} shards to {out}",
+                 f"{len(task.formats)} formats) in {len(manifest.shards)} shard{'s' if len(manifest.shards) != 1 else ''} to {out}",
                  highlight=False)
 
 

@@ -225,7 +225,8 @@ def gen_sat(
 
     traces = f" x {len(task.formats)} formats" if task.formats else ""
     stdout.print(f"wrote {manifest.rows} rows ({n_sat} SAT, {n_unsat} UNSAT formulas{traces}) in "
-                 f"{len(manifest.shards)} shards to {out}", highlight=False)
+                 f"{len(manifest.shards)} shard{'s' if len(manifest.shards) != 1 else ''} to {out}",
+                 highlight=False)
 
 
 def _number_list(option: str, text: str, kind: type) -> list:
