@@ -17,6 +17,11 @@ Presets:
   pretrained model with `--model PATH`; bf16 on CUDA. Only MPLM by default, because 25x25 CoT
   traces are over 26,000 tokens long.
 
+- `prompt`: no fine-tuning; a local pretrained instruction model (`--model PATH`) follows the
+  protocol from a system prompt on long-context QA items, beside fork-join prompting. The
+  arguments after `--preset prompt` go to `mplm_data.runtime.prompting.main`, which writes
+  `prompting.json`.
+
 Writes `finetune_<preset>.json`, `loss_<preset>.png` and prints a Markdown table. Example:
 
     .venv/bin/python scripts/finetune_check.py --preset cpu --out runs/cpu
@@ -312,9 +317,32 @@ def write_json(path: Path, record: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _prompt_preset(argv: list[str]) -> bool:
+    """Whether the arguments select `--preset prompt` (as `--preset prompt` or `--preset=prompt`)."""
+    pairs = zip(argv, argv[1:] + [""])
+    return any(word == "--preset=prompt" or (word == "--preset" and value == "prompt")
+               for word, value in pairs)
+
+
+def _without_preset(argv: list[str]) -> list[str]:
+    """Drop `--preset prompt` from the arguments; the prompting parser does not take it."""
+    kept: list[str] = []
+    skip = False
+    for word, value in zip(argv, argv[1:] + [""]):
+        if skip:
+            skip = False
+        elif word == "--preset=prompt":
+            continue
+        elif word == "--preset" and value == "prompt":
+            skip = True
+        else:
+            kept.append(word)
+    return kept
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", choices=sorted(PRESETS), required=True)
+    parser.add_argument("--preset", choices=sorted([*PRESETS, "prompt"]), required=True)
     parser.add_argument("--out", type=Path, default=Path("runs"), help="Folder for the JSON and the plot.")
     parser.add_argument("--model", default=None, help="Local pretrained model folder (gpu preset); "
                                                       "default: a Llama built from the preset's config.")
@@ -339,6 +367,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if _prompt_preset(argv):
+        from mplm_data.runtime.prompting import main as prompting_main
+
+        return prompting_main(_without_preset(argv))
+
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     preset = PRESETS[args.preset]

@@ -8,6 +8,9 @@ downloaded.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -187,3 +190,17 @@ def test_load_prompting_model_spells_new_rows(spelling_folder, token):
                      (model.get_output_embeddings(), original.get_output_embeddings())):
         expected = old.weight[pieces].mean(dim=0)
         assert torch.allclose(new.weight[row], expected, atol=1e-6)
+
+
+def test_finetune_check_prompt_preset_runs(model_folder, tmp_path):
+    script = Path(__file__).resolve().parents[1] / "scripts" / "finetune_check.py"
+    out = tmp_path / "prompt"
+    done = subprocess.run(
+        [sys.executable, str(script), "--preset", "prompt", "--model", str(model_folder),
+         "--items", "1", "--out", str(out), "--formats", "mplm", "--length", "40", "--chunks", "2",
+         "--max-new-tokens", "3"],
+        capture_output=True, text=True, check=False, timeout=300)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((out / "prompting.json").read_text())
+    assert list(report["formats"]) == ["mplm"]
