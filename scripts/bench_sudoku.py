@@ -15,7 +15,7 @@ file benchmarks/GCE-c2-standard-4_clang-8_O3_native (commit 0be83d9; Google Clou
 set, 108,661 on magictour top1465 and 12,058 on forum hardest 1106. QQWing's 327 minimal 9x9
 puzzles/s per core is a figure not checked against a published source.
 
-Usage: MPLM_PUBLIC_DATA=../shared/data python scripts/bench_sudoku.py [--json PATH]
+Usage: MPLM_PUBLIC_DATA=/path/to/public/data python scripts/bench_sudoku.py [--json PATH]
 """
 
 from __future__ import annotations
