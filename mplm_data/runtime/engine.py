@@ -15,7 +15,8 @@ the roots. The KV cache holds live threads only, so peak memory follows this bud
 number of problems.
 
 `model` is a transformers causal LM (wrapped in `HFSequenceModel`) or any object with the same
-`open`, `feed` and `close` methods (see `mplm_data.runtime.models`). Decoding is greedy unless
+`open`, `feed` and `close` methods (see `mplm_data.runtime.models`); an optional `reserve(n)`
+is called after each admission with the number of sequences about to be open. Decoding is greedy unless
 `temperature > 0`; then each problem draws from its own generator, seeded from
 `SeedSequence(seed, spawn_key=(problem index,))`, so results do not depend on batching.
 """
@@ -134,15 +135,19 @@ class Runtime:
 
         while queue or active:
             live = sum(run.live_threads for run in active)
+            admitted = 0
             while queue and (not active or live + len(queue[0][1].roots) <= config.max_live_threads):
                 index, problem = queue.popleft()
                 run = ProblemRun(problem, index, self.tokenizer, self.text, self.limits, host)
                 active.append(run)
                 live += len(problem.roots)
+                admitted += len(problem.roots)
                 if config.temperature > 0:
                     rngs[index] = np.random.default_rng(np.random.SeedSequence(config.seed,
                                                                                spawn_key=(index,)))
             stats.peak_live_threads = max(stats.peak_live_threads, live)
+            if admitted and hasattr(self.model, "reserve"):
+                self.model.reserve(host.open_sequences + admitted)
 
             feeds: list[Feed] = []
             owners: list[int] = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import numpy as np
 import torch
 
 from .kv_cache import SlotKVCache
@@ -60,6 +61,10 @@ class HFSequenceModel:
             self.cache.copy(parent, slot)
         return slot
 
+    def reserve(self, sequences: int) -> None:
+        """Make room for `sequences` open sequences at once (the engine calls it on admission)."""
+        self.cache.reserve(sequences)
+
     def close(self, sequence: int) -> None:
         """Free a sequence's slot."""
         self.cache.release(sequence)
@@ -89,15 +94,15 @@ class HFSequenceModel:
         return logits
 
     def _forward(self, slots: list[int], chunks: list[list[int]], width: int) -> torch.Tensor:
-        ids = torch.zeros(len(chunks), width, dtype=torch.long)
+        ids = np.zeros((len(chunks), width), dtype=np.int64)
         for row, chunk in enumerate(chunks):
-            ids[row, width - len(chunk):] = torch.tensor(chunk, dtype=torch.long)
+            ids[row, width - len(chunk):] = chunk
         position_ids, mask = self.cache.prepare(slots, [len(chunk) for chunk in chunks], width)
         if self._float_mask:
             blocked = torch.finfo(self.cache.dtype).min
             mask = torch.zeros(mask.shape, dtype=self.cache.dtype, device=self.device).masked_fill(~mask, blocked)
 
-        arguments = {"input_ids": ids.to(self.device), "attention_mask": mask,
+        arguments = {"input_ids": torch.from_numpy(ids).to(self.device), "attention_mask": mask,
                      "position_ids": position_ids, self._cache_argument: self.cache,
                      "use_cache": True, "logits_to_keep": 1}
         output = self.model(**arguments)

@@ -226,6 +226,11 @@ class TeacherForcedModel:
         self._pairs[sequence] = (self.model.open(model_parent), self.teacher.open(teacher_parent))
         return sequence
 
+    def reserve(self, sequences: int) -> None:
+        """Pass the reservation on to the model, when it takes one."""
+        if hasattr(self.model, "reserve"):
+            self.model.reserve(sequences)
+
     def close(self, sequence: int) -> None:
         """Close the sequence in both models."""
         model_sequence, teacher_sequence = self._pairs.pop(sequence)
