@@ -55,7 +55,8 @@ from mplm_data.runtime.sft import SftCounts, SftRow, trace_rows
 from mplm_data.runtime.train import ModelSpec, TrainConfig, TrainResult, build_llama, train_sft
 from mplm_data.solvers.sudoku_derivation import Derivation
 from mplm_data.traces import protocol as p
-from mplm_data.traces.model import ItemKind
+from mplm_data.traces.model import ItemKind, Trace
+from mplm_data.traces.schedule import Costs
 from mplm_data.traces.sudoku import answer_check, render_trace
 from mplm_data.traces.tokenizer import TraceTokenizer, load_tokenizer, project_tokenizer
 
@@ -100,6 +101,8 @@ PRESETS = {
         TrainConfig(max_tokens=20_000_000, max_seconds=600.0, batch_tokens=4096, learning_rate=4e-3,
                     warmup_steps=30, log_every=20),
         max_length=2560, max_live_threads=4096, cot_eval_puzzles=50, given_keep=0.25, commit_weight=5.0),
+    # NOTE: the gpu preset has only been dry-run on a CPU. Its model size, time split and
+    # live-thread budget are estimates for one H200 and are not yet measured.
     "gpu": Preset(
         "gpu", ((16, 140, 200), (25, 380, 100)), 25, 380, 64, ("mplm",),
         ModelSpec(hidden_size=384, layers=6, heads=6, kv_heads=2, intermediate_size=1536, max_positions=2048),
@@ -142,7 +145,7 @@ def load_model(path: str | None, tokenizer: TraceTokenizer, spec: ModelSpec, see
         return build_llama(tokenizer, spec, seed=seed)
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="sdpa", torch_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="sdpa", dtype=torch.float32)
     model.resize_token_embeddings(tokenizer.tokenizer.get_vocab_size(with_added_tokens=True))
     return model
 
@@ -218,21 +221,38 @@ def sft_rows(train: list[Derivation], fmt: str, tokenizer: TraceTokenizer, max_l
     return rows, counts
 
 
+def render_for_eval(derivation: Derivation, fmt: str, tokenizer: TraceTokenizer) -> tuple[Trace, Costs, int]:
+    """Render a held-out derivation; return its trace, costs and longest generated thread."""
+    rendered = render_trace(derivation, fmt, tokenizer)
+    longest = max(run.generated_tokens for run in rendered.schedule.runs)
+    return rendered.trace, rendered.costs, longest
+
+
+def render_all(derivations: list[Derivation], fmt: str, tokenizer: TraceTokenizer,
+               workers: int) -> list[tuple[Trace, Costs, int]]:
+    """`render_for_eval` of every derivation, in `workers` processes when more than one."""
+    task = functools.partial(render_for_eval, fmt=fmt, tokenizer=tokenizer)
+    if workers <= 1:
+        return [task(derivation) for derivation in derivations]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(task, derivations, chunksize=max(1, len(derivations) // (4 * workers))))
+
+
 def evaluate(model: torch.nn.Module, held_out: list[Derivation], fmt: str, tokenizer: TraceTokenizer,
-             preset: Preset, max_new_tokens: int | None = None) -> tuple[Summary, float, int]:
+             preset: Preset, max_new_tokens: int | None = None, workers: int = 1) -> tuple[Summary, float, int]:
     """Run the runtime on the held-out puzzles and judge every run.
 
     Limits come from the generated traces of the same puzzles: twice their longest thread, context
     and critical path. `max_new_tokens` overrides the thread limit (the dry run uses a few tokens).
     """
-    rendered = [render_trace(derivation, fmt, tokenizer) for derivation in held_out]
-    problems = [problem_from_trace(item.trace, key=index) for index, item in enumerate(rendered)]
-    longest = max(tokens for item in rendered for _, tokens in
-                  ((run.context_tokens, run.generated_tokens) for run in item.schedule.runs))
+    rendered = render_all(held_out, fmt, tokenizer, workers)
+    problems = [problem_from_trace(trace, key=index) for index, (trace, _, _) in enumerate(rendered)]
+    references = [costs for _, costs, _ in rendered]
+    longest = max(generated for _, _, generated in rendered)
     config = RuntimeConfig(
         max_new_tokens=max_new_tokens or 2 * longest + 32,
-        max_context_tokens=2 * max(item.costs.max_context_tokens for item in rendered) + 64,
-        max_steps=2 * max(item.costs.critical_path_steps for item in rendered) + 64,
+        max_context_tokens=2 * max(costs.max_context_tokens for costs in references) + 64,
+        max_steps=2 * max(costs.critical_path_steps for costs in references) + 64,
         max_live_threads=preset.max_live_threads, max_batch_tokens=preset.max_batch_tokens)
     runtime = Runtime(model, tokenizer, config)
     started = time.perf_counter()
@@ -241,7 +261,7 @@ def evaluate(model: torch.nn.Module, held_out: list[Derivation], fmt: str, token
     verdicts = [judge(result, tokenizer, answer_check(derivation.puzzle, derivation.solution,
                                                       derivation.geometry, tokenizer))
                 for result, derivation in zip(results, held_out)]
-    summary = summarize(fmt, results, verdicts, [item.costs for item in rendered])
+    summary = summarize(fmt, results, verdicts, references)
     logger.info("%s: %d/%d runs valid, %d solved, %.1f s, %d runtime steps", fmt, summary.valid_runs,
                 summary.runs, summary.solved, seconds, runtime.stats.steps)
     return summary, seconds, runtime.stats.steps
@@ -268,7 +288,8 @@ def run_format(fmt: str, preset: Preset, args: argparse.Namespace, tokenizer: Tr
     if fmt == "cot" and preset.cot_eval_puzzles is not None:
         puzzles = held_out[:preset.cot_eval_puzzles]
     summary, seconds, steps = evaluate(model, puzzles, fmt, tokenizer, preset,
-                                       max_new_tokens=DRY_RUN_TOKENS if args.dry_run else None)
+                                       max_new_tokens=DRY_RUN_TOKENS if args.dry_run else None,
+                                       workers=args.workers)
     return FormatReport(fmt, counts, training, summary, seconds, steps), model
 
 
@@ -396,7 +417,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for fmt in formats:
         report, model = run_format(fmt, preset, args, tokenizer, train, held_out, budget, device)
         reports.append(report)
-        if not reports[1:]:
+        if len(reports) == 1:
             budget = dataclasses.replace(budget, max_tokens=report.training.tokens)
         if args.save_models:
             model.save_pretrained(args.out / f"model_{preset.name}_{fmt}")
