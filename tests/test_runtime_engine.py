@@ -197,3 +197,15 @@ def test_token_limit_stops_a_thread():
     (fault,) = result.faults
     assert fault.kind is FaultKind.TOKEN_LIMIT
     assert result.thread_tokens[0][1] == 10
+
+
+def test_end_token_ids_stop_a_thread_like_eos():
+    item = render_trace(derivations(4, 1, 12)[0], "cot")
+    word = TOKENIZER.word_ids("sudoku")[0]
+    model = ScriptedModel(lambda context: word, TOKENIZER.tokenizer.get_vocab_size())
+    config = RuntimeConfig(end_token_ids=(word,))
+    (result,) = Runtime(model, TOKENIZER, config).run([problem_from_trace(item.trace)])
+
+    (fault,) = result.faults
+    assert fault.kind is FaultKind.NO_END
+    assert result.thread_tokens[0][1] == 0

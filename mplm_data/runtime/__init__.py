@@ -10,6 +10,8 @@ Modules, in dependency order:
 - `models`: replay and scripted test models with the same interface.
 - `engine`: `Runtime`, the batched decoder loop that admits problems up to a live-thread budget.
 - `sft`: training rows, one per thread (no torch import); `train`: the supervised fine-tune loop.
+- `evaluate`: Sudoku instances for fine-tune checks and the summary of an evaluation.
+- `prompting`: a pretrained instruction model run as threads without fine-tuning.
 
 Importing this package, `problems`, `results`, `problem_run` or `sft` does not import torch; the
 other modules do.

@@ -49,7 +49,9 @@ class RuntimeConfig:
     `max_new_tokens` and `max_context_tokens` apply per thread, `max_steps` per problem.
     `max_live_threads` bounds the live threads of admitted problems (see the module docstring)
     and `max_batch_tokens` the rows x padded width of one forward pass. `temperature` 0 means
-    greedy decoding; `seed` seeds sampling.
+    greedy decoding; `seed` seeds sampling. `end_token_ids` are token ids that end a thread like
+    `<eos>` does (with a fault, since a thread must end with `<halt>`, an answer or a preemption),
+    for pretrained models whose end-of-turn token is another one.
     """
 
     max_new_tokens: int = 4096
@@ -59,6 +61,7 @@ class RuntimeConfig:
     max_batch_tokens: int = 16384
     temperature: float = 0.0
     seed: int = 0
+    end_token_ids: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("max_new_tokens", "max_context_tokens", "max_steps", "max_live_threads",
@@ -117,7 +120,7 @@ class Runtime:
         self.config = config or RuntimeConfig()
         self.tokenizer = tokenizer
         self.model = as_sequence_model(model, self.config)
-        self.text = TokenText(tokenizer)
+        self.text = TokenText(tokenizer, tuple(self.config.end_token_ids))
         self.limits = Limits(self.config.max_new_tokens, self.config.max_context_tokens,
                              self.config.max_steps)
         self.stats = RuntimeStats()

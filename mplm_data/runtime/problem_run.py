@@ -59,10 +59,11 @@ class TokenText:
 
     The piece of id `t` is `decode(anchor + [t])` minus `decode(anchor)`, so it carries the
     leading space of a word-initial token and none for a continuation piece (`##c7`), for the
-    project tokenizer and for byte-level or metaspace tokenizers alike.
+    project tokenizer and for byte-level or metaspace tokenizers alike. `end_token_ids` are
+    further ids treated like `<eos>`, such as a pretrained model's own end-of-turn token.
     """
 
-    def __init__(self, tokenizer: TraceTokenizer):
+    def __init__(self, tokenizer: TraceTokenizer, end_token_ids: tuple[int, ...] = ()):
         self.tokenizer = tokenizer
         raw = tokenizer.tokenizer
         self.vocab_size = raw.get_vocab_size(with_added_tokens=True)
@@ -72,6 +73,8 @@ class TokenText:
         self.eos_id = raw.token_to_id(p.EOS)
         self.specials = {token_id: token for token in (p.PAD, p.EOS, p.UNK)
                          if (token_id := raw.token_to_id(token)) is not None}
+        for token_id in end_token_ids:
+            self.specials[token_id] = p.EOS
 
     def piece(self, token_id: int) -> str:
         """Text that token `token_id` appends."""
