@@ -25,26 +25,23 @@ costs and `trace` (the threads with their text and token counts). The instance c
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from mplm_data.arrow_io import read_table
-from mplm_data.generators.errors import InputError, MplmDataError
 from mplm_data.generators.qa import GENERATOR_VERSION, QAConfig, QAItem, QAKind, generate_qa
 from mplm_data.generators.qa_text import load_filler_words
 from mplm_data.qa_io import read_qa_records
-from mplm_data.traces.model import Trace
+from mplm_data.shards import file_sha256
 from mplm_data.traces.qa import qa_answer_check, render_qa_trace
-from mplm_data.traces.schedule import COST_NAMES, Costs
-from mplm_data.traces.storage import THREAD_TYPE, TRACE_VERSION, row_trace
+from mplm_data.traces.schedule import Costs
+from mplm_data.traces.storage import (COST_FIELDS, TRACE_FIELD, TRACE_VERSION, read_trace_rows,
+                                      rendered_columns, row_costs, row_tokenizer, row_trace,
+                                      validate_row)
 from mplm_data.traces.sudoku import FORMATS
-from mplm_data.traces.text import thread_text
-from mplm_data.traces.tokenizer import TraceTokenizer, load_tokenizer
+from mplm_data.traces.tokenizer import TraceTokenizer, cached_tokenizer
 from mplm_data.traces.validate import validate
 
 READER_VERSION = "hotpot-1"
@@ -73,15 +70,13 @@ QA_SCHEMA = pa.schema([
     pa.field("format", pa.large_string(), nullable=False),
     pa.field("decomposition", pa.large_string(), nullable=False),
     pa.field("tokenizer", pa.large_string(), nullable=False),
-    *[pa.field(name, pa.float64() if name == "mean_context_tokens" else pa.int64(), nullable=False)
-      for name in COST_NAMES],
-    pa.field("trace", pa.large_list(pa.field("item", THREAD_TYPE, nullable=False)), nullable=False),
+    *COST_FIELDS,
+    TRACE_FIELD,
 ])
 
-
-@lru_cache(maxsize=4)
-def _tokenizer(spec: str) -> TraceTokenizer:
-    return load_tokenizer(spec)
+# Task-named aliases of the shared row readers of `mplm_data.traces.storage`.
+qa_row_costs = row_costs
+qa_row_trace = row_trace
 
 
 def _check_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
@@ -117,27 +112,12 @@ def qa_rows(item: QAItem, formats: tuple[str, ...], tokenizer: TraceTokenizer, *
     for fmt in formats:
         rendered = render_qa_trace(item, fmt, tokenizer)
         validate(rendered.trace, tokenizer=tokenizer, answer_check=check)
-        runs = rendered.schedule.runs
-        rows.append({
-            **instance, "format": fmt, "decomposition": rendered.trace.decomposition,
-            "tokenizer": tokenizer.ident, **rendered.costs.as_dict(),
-            "trace": [{"name": thread.name, "parent": thread.parent, "text": thread_text(thread),
-                       "context_tokens": run.context_tokens, "generated_tokens": run.generated_tokens}
-                      for thread, run in zip(rendered.trace.threads, runs)],
-        })
+        rows.append({**instance, "format": fmt, **rendered_columns(rendered, tokenizer)})
     return rows
 
 
 def _table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=QA_SCHEMA)
-
-
-def _file_digest(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -188,13 +168,13 @@ class QATraceTask:
         return {"kind": self.kind.value, "length": self.length, "chunks": self.chunks,
                 "hops": self.hops, "distractors": self.distractors, "filler": list(self.filler),
                 "formats": list(self.formats), "tokenizer": self.tokenizer,
-                "filler_sha256": [_file_digest(path) for path in self.filler],
-                "tokenizer_ident": _tokenizer(self.tokenizer).ident,
+                "filler_sha256": [file_sha256(path) for path in self.filler],
+                "tokenizer_ident": cached_tokenizer(self.tokenizer).ident,
                 "generator_version": GENERATOR_VERSION, "trace_version": TRACE_VERSION}
 
     def rows(self, seed: int, start: int, stop: int) -> pa.Table:
         """Generate, render and validate items start..stop-1 of base `seed`."""
-        tokenizer = _tokenizer(self.tokenizer)
+        tokenizer = cached_tokenizer(self.tokenizer)
         config = self.qa_config
         words = load_filler_words(config.filler) if config.filler else None
         rows: list[dict[str, Any]] = []
@@ -233,27 +213,17 @@ class QAFileTask:
     def config(self) -> dict[str, Any]:
         """Settings that fix the rows, JSON-able; the file's sha256 detects a changed file."""
         return {"path": self.path, "formats": list(self.formats), "tokenizer": self.tokenizer,
-                "kind": QAKind.EVIDENCE.value, "sha256": _file_digest(self.path),
-                "tokenizer_ident": _tokenizer(self.tokenizer).ident,
+                "kind": QAKind.EVIDENCE.value, "sha256": file_sha256(self.path),
+                "tokenizer_ident": cached_tokenizer(self.tokenizer).ident,
                 "generator_version": READER_VERSION, "trace_version": TRACE_VERSION}
 
     def rows(self, seed: int, start: int, stop: int) -> pa.Table:
         """Read, render and validate records start..stop-1."""
-        tokenizer = _tokenizer(self.tokenizer)
+        tokenizer = cached_tokenizer(self.tokenizer)
         rows: list[dict[str, Any]] = []
         for item in read_qa_records(self.path, start, stop):
             rows += qa_rows(item, self.formats, tokenizer, generator_version=READER_VERSION)
         return _table(rows)
-
-
-def qa_row_costs(row: dict[str, Any]) -> Costs:
-    """Return the costs recorded in a row."""
-    return Costs(**{name: row[name] for name in COST_NAMES})
-
-
-def qa_row_trace(row: dict[str, Any], tokenizer: TraceTokenizer | None = None) -> Trace:
-    """Parse the trace of one row (a dict as `Table.to_pylist()` gives it)."""
-    return row_trace(row, tokenizer)
 
 
 def validate_qa_row(row: dict[str, Any], tokenizer: TraceTokenizer | None = None) -> Costs:
@@ -263,17 +233,9 @@ def validate_qa_row(row: dict[str, Any], tokenizer: TraceTokenizer | None = None
     Raises TraceError for an invalid trace, and MplmDataError for another tokenizer or when the
     measured costs differ from the recorded ones.
     """
-    tokenizer = tokenizer or _tokenizer("mplm-v1")
-    if tokenizer.ident != row["tokenizer"]:
-        raise MplmDataError(f"the row was counted in tokenizer {row['tokenizer']}, not "
-                            f"{tokenizer.ident}; pass the tokenizer it was generated with")
-    trace = qa_row_trace(row, tokenizer)
+    tokenizer = row_tokenizer(row, tokenizer)
     check = qa_answer_check(QAKind(row["kind"]), tuple(row["answer"].split()), tokenizer)
-    costs = validate(trace, tokenizer=tokenizer, answer_check=check).costs
-    if costs != qa_row_costs(row):
-        raise MplmDataError(f"row {row['kind']} index {row['index']} ({row['format']}): the "
-                            f"validator measures {costs}, but the row records {qa_row_costs(row)}")
-    return costs
+    return validate_row(row, tokenizer, check, f"row {row['kind']} index {row['index']}")
 
 
 def read_qa_rows(path: str | Path) -> list[dict[str, Any]]:
@@ -281,9 +243,4 @@ def read_qa_rows(path: str | Path) -> list[dict[str, Any]]:
 
     Raises InputError when the file lacks QA trace columns.
     """
-    table = read_table(path)
-    missing = [name for name in QA_SCHEMA.names if name not in table.schema.names]
-    if missing:
-        raise InputError(f"not a QA trace file: it lacks the columns {', '.join(missing)}; write "
-                         f"it with `mplm-data gen qa`", path=path)
-    return table.to_pylist()
+    return read_trace_rows(path, QA_SCHEMA, "QA trace", "mplm-data gen qa")

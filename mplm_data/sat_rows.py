@@ -26,34 +26,32 @@ Trace columns, after the `SAT_SCHEMA` columns. They follow the Sudoku trace rows
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 from pysat.solvers import SolverNames
 
-from mplm_data.arrow_io import read_table
 from mplm_data.generators.dimacs import (DimacsHeaderWarning, Formula, format_dimacs, parse_dimacs,
                                          read_dimacs)
-from mplm_data.generators.errors import InputError, MplmDataError
+from mplm_data.generators.errors import MplmDataError
 from mplm_data.generators.ksat import (GENERATOR_VERSION, KsatConfig, KsatInstance, KsatKind,
                                        generate_ksat)
+from mplm_data.shards import file_sha256
 from mplm_data.solvers.dpll import MAX_CUBE_DEPTH, run_dpll
 from mplm_data.solvers.sat_derivation import DpllResult
 from mplm_data.solvers.sat_labels import Label, label_formula
-from mplm_data.traces.model import Trace
 from mplm_data.traces.sat import DEFAULT_DEPTH, render_sat_trace, sat_answer_check
 from mplm_data.traces.sat_plan import DEFAULT_MAX_EVENTS, plan_cubes
 from mplm_data.traces.sat_stats import cut_threads
-from mplm_data.traces.schedule import COST_NAMES, Costs
-from mplm_data.traces.storage import THREAD_TYPE, TRACE_VERSION, row_trace
+from mplm_data.traces.schedule import Costs
+from mplm_data.traces.storage import (COST_FIELDS, TRACE_FIELD, TRACE_VERSION, read_trace_rows,
+                                      rendered_columns, row_costs, row_tokenizer, row_trace,
+                                      validate_row)
 from mplm_data.traces.sudoku import FORMATS
-from mplm_data.traces.text import thread_text
-from mplm_data.traces.tokenizer import TraceTokenizer, load_tokenizer
+from mplm_data.traces.tokenizer import TraceTokenizer, cached_tokenizer
 from mplm_data.traces.validate import validate
 
 # Event budget of the untraced difficulty run of every row; past it the difficulty is null.
@@ -90,11 +88,14 @@ TRACE_FIELDS = (
     pa.field("preempted_threads", pa.int32(), nullable=False),
     pa.field("cut_threads", pa.int32(), nullable=False),
     pa.field("tokenizer", pa.large_string(), nullable=False),
-    *[pa.field(name, pa.float64() if name == "mean_context_tokens" else pa.int64(), nullable=False)
-      for name in COST_NAMES],
-    pa.field("trace", pa.large_list(pa.field("item", THREAD_TYPE, nullable=False)), nullable=False),
+    *COST_FIELDS,
+    TRACE_FIELD,
 )
 SAT_TRACE_SCHEMA = pa.schema([*SAT_SCHEMA, *TRACE_FIELDS])
+
+# Task-named aliases of the shared row readers of `mplm_data.traces.storage`.
+sat_row_costs = row_costs
+sat_row_trace = row_trace
 
 
 def sat_row(formula: Formula, label: Label, *, kind: str, index: int, k: int | None = None,
@@ -163,30 +164,12 @@ def sat_trace_rows(formula: Formula, row: dict[str, Any], formats: tuple[str, ..
     for fmt in formats:
         rendered = render_sat_trace(formula, fmt, tokenizer, max_events=max_events, plan=plan)
         validate(rendered.trace, tokenizer=tokenizer, answer_check=check)
-        runs = rendered.schedule.runs
         rows.append({
-            **row, "task": "sat", "format": fmt, "decomposition": rendered.trace.decomposition,
-            "depth": None if fmt == "cot" else depth, "cube_variables": list(rendered.variables),
-            "preempted_threads": rendered.preempted, "cut_threads": cut_threads(rendered.trace),
-            "tokenizer": tokenizer.ident, **rendered.costs.as_dict(),
-            "trace": [{"name": thread.name, "parent": thread.parent, "text": thread_text(thread),
-                       "context_tokens": run.context_tokens, "generated_tokens": run.generated_tokens}
-                      for thread, run in zip(rendered.trace.threads, runs)],
+            **row, "task": "sat", "format": fmt, "depth": None if fmt == "cot" else depth,
+            "cube_variables": list(rendered.variables), "preempted_threads": rendered.preempted,
+            "cut_threads": cut_threads(rendered.trace), **rendered_columns(rendered, tokenizer),
         })
     return rows
-
-
-@lru_cache(maxsize=4)
-def _tokenizer(spec: str) -> TraceTokenizer:
-    return load_tokenizer(spec)
-
-
-def _file_digest(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_trace_settings(formats: tuple[str, ...], depth: int, max_events: int,
@@ -221,14 +204,14 @@ class _RowsMixin:
     def _rows(self, formula: Formula, row: dict[str, Any]) -> list[dict[str, Any]]:
         if not self.formats:
             return [row]
-        return sat_trace_rows(formula, row, self.formats, _tokenizer(self.tokenizer),
+        return sat_trace_rows(formula, row, self.formats, cached_tokenizer(self.tokenizer),
                               depth=self.depth, max_events=self.max_events)
 
     def _trace_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"formats": list(self.formats), "depth": self.depth,
                                   "tokenizer": self.tokenizer, "max_events": self.max_events}
         if self.formats:
-            config["tokenizer_ident"] = _tokenizer(self.tokenizer).ident
+            config["tokenizer_ident"] = cached_tokenizer(self.tokenizer).ident
             config["trace_version"] = TRACE_VERSION
         return config
 
@@ -318,7 +301,7 @@ class SatFileTask(_RowsMixin):
     def config(self) -> dict[str, Any]:
         """Settings that fix the rows, JSON-able; the files' sha256 detects a changed file."""
         return {"paths": list(self.paths), "strict": self.strict, "solver": self.solver,
-                **self._trace_config(), "sha256": [_file_digest(path) for path in self.paths],
+                **self._trace_config(), "sha256": [file_sha256(path) for path in self.paths],
                 "generator_version": GENERATOR_VERSION}
 
     def rows(self, seed: int, start: int, stop: int) -> pa.Table:
@@ -335,16 +318,6 @@ class SatFileTask(_RowsMixin):
         return pa.Table.from_pylist(rows, schema=self.schema())
 
 
-def sat_row_costs(row: dict[str, Any]) -> Costs:
-    """Return the costs recorded in a trace row."""
-    return Costs(**{name: row[name] for name in COST_NAMES})
-
-
-def sat_row_trace(row: dict[str, Any], tokenizer: TraceTokenizer | None = None) -> Trace:
-    """Parse the trace of one row (a dict as `Table.to_pylist()` gives it)."""
-    return row_trace(row, tokenizer)
-
-
 def validate_sat_row(row: dict[str, Any], tokenizer: TraceTokenizer | None = None) -> Costs:
     """Validate a trace row against its formula and label; return the costs the validator measures.
 
@@ -352,17 +325,10 @@ def validate_sat_row(row: dict[str, Any], tokenizer: TraceTokenizer | None = Non
     Raises TraceError for an invalid trace, and MplmDataError for another tokenizer or when the
     measured costs differ from the recorded ones.
     """
-    tokenizer = tokenizer or _tokenizer("mplm-v1")
-    if tokenizer.ident != row["tokenizer"]:
-        raise MplmDataError(f"the row was counted in tokenizer {row['tokenizer']}, not "
-                            f"{tokenizer.ident}; pass the tokenizer it was generated with")
+    tokenizer = row_tokenizer(row, tokenizer)
     formula = parse_dimacs(row["clauses"], source=f"row {row['index']} clauses", strict=True)
     check = sat_answer_check(formula, row["label"] == "SAT", tokenizer)
-    costs = validate(sat_row_trace(row, tokenizer), tokenizer=tokenizer, answer_check=check).costs
-    if costs != sat_row_costs(row):
-        raise MplmDataError(f"row {row['index']} ({row['format']}): the validator measures "
-                            f"{costs}, but the row records {sat_row_costs(row)}")
-    return costs
+    return validate_row(row, tokenizer, check, f"row {row['index']}")
 
 
 def read_sat_rows(path: str | Path) -> list[dict[str, Any]]:
@@ -370,9 +336,4 @@ def read_sat_rows(path: str | Path) -> list[dict[str, Any]]:
 
     Raises InputError when the file lacks SAT trace columns.
     """
-    table = read_table(path)
-    missing = [name for name in SAT_TRACE_SCHEMA.names if name not in table.schema.names]
-    if missing:
-        raise InputError(f"not a SAT trace file: it lacks the columns {', '.join(missing)}; write "
-                         f"it with `mplm-data gen sat --format ...`", path=path)
-    return table.to_pylist()
+    return read_trace_rows(path, SAT_TRACE_SCHEMA, "SAT trace", "mplm-data gen sat --format ...")

@@ -8,18 +8,17 @@ HotpotQA-style file with `--from FILE`. `run_qa_stats` parses the sweep options 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from mplm_data.cli.app import fail, gen_app
+from mplm_data.cli.sweep_output import print_sweep
 from mplm_data.generators.errors import MplmDataError
-from mplm_data.generators.qa import GENERATED_KINDS, QAKind
+from mplm_data.generators.qa import GENERATED_KINDS
 from mplm_data.shards import ENGINES, Manifest, ShardTask, generate
 from mplm_data.traces.qa_stats import METRICS, qa_stats
 from mplm_data.traces.sudoku import FORMATS
@@ -159,24 +158,10 @@ def run_qa_stats(*, lengths: str, hops: str, count: int, seed: int, kind: str = 
         fail(f"invalid option: {err}")
         return {}
 
-    if as_json:
-        print(json.dumps(result, indent=2))
-        return result
-
     settings = result["settings"]
-    table = Table(title=f"mean QA trace costs: {settings['kind']}, hops {settings['hops']}, "
-                        f"{count} items per pair, {settings['chunk_tokens']} tokens per chunk "
-                        f"({settings['tokenizer']})")
-    for column in ("format", "length", *METRICS):
-        table.add_column(column, justify="left" if column == "format" else "right")
-    for fmt, by_length in result["formats"].items():
-        for length, means in by_length.items():
-            table.add_row(fmt, str(length), *(f"{means[name]:.1f}" for name in METRICS))
-    stdout.print(table)
-    for fmt, exponent in result["exponents"].items():
-        if exponent is not None:
-            stdout.print(f"{metric} ~ length^{exponent:.2f} for {fmt}", highlight=False)
-    if plot is not None:
-        stdout.print(f"plot saved to {plot}")
+    title = (f"mean QA trace costs: {settings['kind']}, hops {settings['hops']}, {count} items per "
+             f"pair, {settings['chunk_tokens']} tokens per chunk ({settings['tokenizer']})")
+    print_sweep(result, as_json=as_json, title=title, size_column="length", metrics=METRICS,
+                plot=plot)
     return result
 

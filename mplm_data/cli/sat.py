@@ -12,7 +12,6 @@ their traces. It writes Arrow shards and manifest.json through `mplm_data.shards
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any, Optional
@@ -22,10 +21,10 @@ import typer
 from pysat.solvers import SolverNames
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from mplm_data.arrow_io import read_table
 from mplm_data.cli.app import fail, gen_app, solve_app
+from mplm_data.cli.sweep_output import print_sweep
 from mplm_data.generators.dimacs import DimacsHeaderWarning, Formula, read_dimacs
 from mplm_data.generators.errors import MplmDataError
 from mplm_data.generators.ksat import KsatKind
@@ -262,29 +261,13 @@ def run_sat_stats(*, n_values: str, ratios: str = "3.5,4.26,5.0", depths: str = 
         fail(str(err))
         return {}
 
-    if as_json:
-        print(json.dumps(result, indent=2))
-        return result
-
     settings = result["settings"]
-    table = Table(title=f"mean 3-SAT trace costs: ratios {settings['ratios']}, depths "
-                        f"{settings['depths']}, {count} formulas per (n, ratio) "
-                        f"({settings['tokenizer']})")
-    for column in ("format", "n", *METRICS):
-        table.add_column(column, justify="left" if column == "format" else "right")
-    for fmt, by_n in result["formats"].items():
-        for n, means in by_n.items():
-            table.add_row(fmt, str(n), *(f"{means[name]:.1f}" for name in METRICS))
-    stdout.print(table)
-
-    for group, by_key in result["savings"].items():
-        for n, entry in by_key["n"].items():
-            stdout.print(f"{group} n={n}: MPLM saves {100 * entry['total_tokens']:.1f}% of FJ's "
-                         f"total tokens and {100 * entry['critical_path_steps']:.1f}% of its "
-                         f"critical path ({entry['pairs']} pairs)", highlight=False)
-    for fmt, exponent in result["exponents"].items():
-        if exponent is not None:
-            stdout.print(f"{metric} ~ n^{exponent:.2f} for {fmt}", highlight=False)
-    if plot is not None:
-        stdout.print(f"plot saved to {plot}")
+    title = (f"mean 3-SAT trace costs: ratios {settings['ratios']}, depths {settings['depths']}, "
+             f"{count} formulas per (n, ratio) ({settings['tokenizer']})")
+    savings = [f"{group} n={n}: MPLM saves {100 * entry['total_tokens']:.1f}% of FJ's total "
+               f"tokens and {100 * entry['critical_path_steps']:.1f}% of its critical path "
+               f"({entry['pairs']} pairs)"
+               for group, by_key in result["savings"].items() for n, entry in by_key["n"].items()]
+    print_sweep(result, as_json=as_json, title=title, size_column="n", metrics=METRICS, plot=plot,
+                notes=savings)
     return result

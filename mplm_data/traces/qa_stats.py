@@ -19,14 +19,13 @@ length on log-log axes; `qa_stats(..., plot=PATH)` calls it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
 from mplm_data.generators.qa import MIN_CHUNK_TOKENS, QAConfig, QAKind, generate_qa
 from .qa import render_qa_trace
 from .schedule import COST_NAMES
-from .stats import fit_exponent
+from .stats import check_sweep_arguments, growth_exponent, save_figure
 from .sudoku import FORMATS
 from .tokenizer import TraceTokenizer, project_tokenizer
 
@@ -38,12 +37,6 @@ def _positive_ints(name: str, values: Sequence[int]) -> list[int]:
     if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
         raise ValueError(f"{name} must be a non-empty list of positive integers, got {values!r}")
     return sorted(set(values))
-
-
-def _slope(lengths: list[int], means: list[float]) -> float | None:
-    if len(lengths) < 2 or min(means) <= 0:
-        return None
-    return fit_exponent(lengths, means)
 
 
 def qa_stats(lengths: Sequence[int], hops: int | Sequence[int], count: int, seed: int, *,
@@ -58,17 +51,10 @@ def qa_stats(lengths: Sequence[int], hops: int | Sequence[int], count: int, seed
     """
     lengths = _positive_ints("lengths", lengths)
     hop_values = _positive_ints("hops", [hops] if isinstance(hops, int) else hops)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be a positive integer, got {count!r}")
+    check_sweep_arguments(count, formats, metric, METRICS)
     if isinstance(chunk_tokens, bool) or not isinstance(chunk_tokens, int) \
             or chunk_tokens < MIN_CHUNK_TOKENS:
         raise ValueError(f"chunk_tokens must be an integer >= {MIN_CHUNK_TOKENS}, got {chunk_tokens!r}")
-    unknown = [fmt for fmt in formats if fmt not in FORMATS]
-    if not formats or unknown:
-        raise ValueError(f"formats must be a non-empty selection of {', '.join(FORMATS)}, got "
-                         f"{list(formats)!r}")
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     tokenizer = tokenizer or project_tokenizer()
     kind = QAKind(kind)
 
@@ -97,7 +83,7 @@ def qa_stats(lengths: Sequence[int], hops: int | Sequence[int], count: int, seed
                               / (count * len(lengths)) for name in METRICS}
                         for hop in hop_values}
 
-    exponents = {fmt: _slope(lengths, [by_length[fmt][length][metric] for length in lengths])
+    exponents = {fmt: growth_exponent(lengths, [by_length[fmt][length][metric] for length in lengths])
                  for fmt in formats}
     settings = {"lengths": lengths, "hops": hop_values, "count": count, "seed": seed,
                 "kind": kind.value, "chunk_tokens": chunk_tokens, "distractors": distractors,
@@ -111,8 +97,8 @@ def qa_stats(lengths: Sequence[int], hops: int | Sequence[int], count: int, seed
 def plot_qa_stats(stats: dict[str, Any], path: str | Path, *, metric: str | None = None) -> Path:
     """Draw mean `metric` (default: the one the exponents use) against length, log-log, per format.
 
-    Writes a PNG (or any format matplotlib infers from the suffix) through a temporary file and
-    a rename; imports matplotlib with the Agg backend.
+    Writes a PNG (or any format matplotlib infers from the suffix) with `save_figure`, and imports
+    matplotlib with the Agg backend.
     """
     import matplotlib
 
@@ -137,13 +123,5 @@ def plot_qa_stats(stats: dict[str, Any], path: str | Path, *, metric: str | None
     axes.set_title(f"QA {settings['kind']}: {settings['chunk_tokens']} tokens per chunk")
     axes.legend()
     figure.tight_layout()
-
-    temporary = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        figure.savefig(temporary)
-        os.replace(temporary, path)
-    finally:
-        plt.close(figure)
-        temporary.unlink(missing_ok=True)
-    return path
+    return save_figure(figure, path)
 

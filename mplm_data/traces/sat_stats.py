@@ -28,7 +28,6 @@ None for a single n or a metric with a zero mean.
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,7 +41,7 @@ from .model import ItemKind, Trace
 from .sat import RenderedSatTrace, render_sat_trace, sat_answer_check
 from .sat_plan import DEFAULT_MAX_EVENTS, plan_cubes
 from .schedule import COST_NAMES
-from .stats import fit_exponent
+from .stats import check_sweep_arguments, growth_exponent, save_figure
 from .sudoku import FORMATS
 from .tokenizer import TraceTokenizer, project_tokenizer
 
@@ -82,14 +81,7 @@ def _check_arguments(n_values: Sequence[int], ratios: Sequence[float], depths: S
     if not ratios or any(not 0 < float(r) <= MAX_RATIO for r in ratios):
         raise ValueError(f"ratios must be a non-empty list of clause ratios in (0, {MAX_RATIO}], "
                          f"got {list(ratios)!r}")
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be a positive integer, got {count!r}")
-    unknown = [fmt for fmt in formats if fmt not in FORMATS]
-    if not formats or unknown:
-        raise ValueError(f"formats must be a non-empty selection of {', '.join(FORMATS)}, got "
-                         f"{list(formats)!r}")
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    check_sweep_arguments(count, formats, metric, METRICS)
 
 
 def _means(rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -123,12 +115,6 @@ def _savings(pairs: list[tuple[dict[str, Any], dict[str, Any]]],
         entry["cut_threads"] = float(np.mean([mplm["cut_threads"] for mplm, _ in group]))
         result[value] = entry
     return result
-
-
-def _slope(n_values: list[int], means: list[float]) -> float | None:
-    if len(n_values) < 2 or min(means) <= 0:
-        return None
-    return fit_exponent(n_values, means)
 
 
 def _measure(n_values: list[int], ratios: list[float], depths: list[int], count: int, seed: int,
@@ -204,7 +190,7 @@ def sat_stats(n_values: Sequence[int], ratios: Sequence[float] = (3.5, 4.26, 5.0
 
     stats = {
         "formats": formats_means,
-        "exponents": {fmt: _slope(n_values, [formats_means[fmt][n][metric] for n in n_values])
+        "exponents": {fmt: growth_exponent(n_values, [formats_means[fmt][n][metric] for n in n_values])
                       for fmt in formats},
         "labels": labels,
         "ratios": {fmt: _grouped(by_format[fmt], "ratio") for fmt in formats},
@@ -223,8 +209,7 @@ def sat_stats(n_values: Sequence[int], ratios: Sequence[float] = (3.5, 4.26, 5.0
 def plot_sat_stats(stats: dict[str, Any], path: str | Path) -> Path:
     """Draw mean `metric` against n per format (log-log) and MPLM's token savings over FJ.
 
-    Writes the figure through a temporary file and a rename; imports matplotlib with the Agg
-    backend.
+    Writes the figure with `save_figure` and imports matplotlib with the Agg backend.
     """
     import matplotlib
 
@@ -259,13 +244,4 @@ def plot_sat_stats(stats: dict[str, Any], path: str | Path) -> Path:
     figure.suptitle(f"3-SAT traces: ratios {settings['ratios']}, depths {settings['depths']}, "
                     f"{settings['count']} formulas per (n, ratio)")
     figure.tight_layout()
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        figure.savefig(temporary)
-        os.replace(temporary, path)
-    finally:
-        plt.close(figure)
-        temporary.unlink(missing_ok=True)
-    return path
+    return save_figure(figure, path)

@@ -10,7 +10,8 @@ every size, which the growth fit needs. It is about the sparsest density at whic
 the MPLM decompositions spelled out: `mplm` (cell threads), `mplm-box`, `mplm-unit`, `fj`, `cot`.
 
 `fit_exponent` is the least-squares slope of log(value) against log(n): a cost that grows like
-n^k has exponent k.
+n^k has exponent k. The SAT and QA sweeps (`sat_stats`, `qa_stats`) also use
+`check_sweep_arguments`, `growth_exponent` and `save_figure` from here.
 
 Item i of size n is drawn from `item_seed(seed, i, n, attempt)` for attempt = 0, 1, ... until its
 derivation passes the filter, so a sweep is reproducible from its seed.
@@ -24,7 +25,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from mplm_data.generators.errors import MplmDataError
 from mplm_data.generators.seeding import item_seed
 from mplm_data.solvers.sudoku_derivation import Derivation
 from .schedule import COST_NAMES, Costs
-from .sudoku import render_trace
+from .sudoku import FORMATS, render_trace
 from .sudoku_words import DECOMPOSITIONS, max_technique
 from .tokenizer import TraceTokenizer, project_tokenizer
 
@@ -117,6 +118,49 @@ def fit_exponent(sizes: list[int] | tuple[int, ...], values: list[float]) -> flo
     slope, _ = np.polyfit(np.log(np.asarray(sizes, dtype=float)),
                           np.log(np.asarray(values, dtype=float)), 1)
     return float(slope)
+
+
+def check_sweep_arguments(count: int, formats: Sequence[str], metric: str,
+                          metrics: Sequence[str]) -> None:
+    """Check the count, formats and metric of a SAT or QA sweep.
+
+    `formats` must be a non-empty selection of the trace formats and `metric` one of `metrics`.
+    Raises ValueError for an invalid argument.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be a positive integer, got {count!r}")
+    unknown = [fmt for fmt in formats if fmt not in FORMATS]
+    if not formats or unknown:
+        raise ValueError(f"formats must be a non-empty selection of {', '.join(FORMATS)}, got "
+                         f"{list(formats)!r}")
+    if metric not in metrics:
+        raise ValueError(f"metric must be one of {', '.join(metrics)}, got {metric!r}")
+
+
+def growth_exponent(sizes: list[int], means: list[float]) -> float | None:
+    """Return `fit_exponent(sizes, means)`, or None for one size or a mean that is not positive."""
+    if len(sizes) < 2 or min(means) <= 0:
+        return None
+    return fit_exponent(sizes, means)
+
+
+def save_figure(figure: Any, path: Path, **options: Any) -> Path:
+    """Save a matplotlib figure to `path` through a temporary file and a rename, then close it.
+
+    It creates the parent folder. `options` go to `figure.savefig`, which infers the image format
+    from the suffix.
+    """
+    from matplotlib import pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        figure.savefig(temporary, **options)
+        os.replace(temporary, path)
+    finally:
+        plt.close(figure)
+        temporary.unlink(missing_ok=True)
+    return path
 
 
 def sample_derivations(n: int, count: int, seed: int, solvable_by: str, max_attempts: int,
@@ -225,16 +269,7 @@ def plot_growth(result: SweepResult, path: str | Path, metric: str = "max_contex
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        figure.savefig(temporary, dpi=120)
-        os.replace(temporary, path)
-    finally:
-        plt.close(figure)
-        temporary.unlink(missing_ok=True)
-    return path
+    return save_figure(figure, path, dpi=120)
 
 
 def format_table(result: SweepResult) -> list[list[str]]:

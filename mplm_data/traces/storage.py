@@ -23,6 +23,10 @@ Columns (`traces_schema()`):
 
 The schema metadata holds the provenance JSON (see `mplm_data.arrow_io`), including
 `trace_version`.
+
+The SAT and QA trace rows (`mplm_data.sat_rows`, `mplm_data.qa_rows`) use the same trace
+columns: `COST_FIELDS` and `TRACE_FIELD` in their schemas, `rendered_columns` to fill them, and
+`row_costs`, `row_tokenizer`, `validate_row` and `read_trace_rows` to read and check them.
 """
 
 from __future__ import annotations
@@ -35,15 +39,16 @@ import numpy as np
 import pyarrow as pa
 
 from mplm_data.arrow_io import read_table, write_table
-from mplm_data.generators.errors import InputError
+from mplm_data.generators.errors import InputError, MplmDataError
 from mplm_data.generators.sudoku_geometry import Geometry, grid_to_text, text_to_grid
 from mplm_data.solvers.sudoku_derivation import Derivation
 from .model import Trace
 from .schedule import COST_NAMES, Costs
-from .sudoku import hypothesis_count, render_trace
+from .sudoku import RenderedTrace, hypothesis_count, render_trace
 from .sudoku_mplm import MAX_HYPOTHESES
 from .text import parse_thread, thread_text
 from .tokenizer import TraceTokenizer, project_tokenizer
+from .validate import AnswerCheck, validate
 
 TRACE_VERSION = 1
 
@@ -54,6 +59,13 @@ THREAD_TYPE = pa.struct([
     pa.field("context_tokens", pa.int64(), nullable=False),
     pa.field("generated_tokens", pa.int64(), nullable=False),
 ])
+
+# The six cost columns, in `COST_NAMES` order. Only `mean_context_tokens` is a float.
+COST_FIELDS = tuple(
+    pa.field(name, pa.float64() if name == "mean_context_tokens" else pa.int64(), nullable=False)
+    for name in COST_NAMES)
+TRACE_FIELD = pa.field("trace", pa.large_list(pa.field("item", THREAD_TYPE, nullable=False)),
+                       nullable=False)
 
 _SCHEMA = pa.schema([
     pa.field("task", pa.large_string(), nullable=False),
@@ -69,13 +81,8 @@ _SCHEMA = pa.schema([
     pa.field("decomposition", pa.large_string(), nullable=False),
     pa.field("hypotheses", pa.int32(), nullable=False),
     pa.field("tokenizer", pa.large_string(), nullable=False),
-    pa.field("threads", pa.int64(), nullable=False),
-    pa.field("messages", pa.int64(), nullable=False),
-    pa.field("max_context_tokens", pa.int64(), nullable=False),
-    pa.field("mean_context_tokens", pa.float64(), nullable=False),
-    pa.field("total_tokens", pa.int64(), nullable=False),
-    pa.field("critical_path_steps", pa.int64(), nullable=False),
-    pa.field("trace", pa.large_list(pa.field("item", THREAD_TYPE, nullable=False)), nullable=False),
+    *COST_FIELDS,
+    TRACE_FIELD,
 ])
 
 
@@ -113,10 +120,27 @@ def trace_record(derivation: Derivation, fmt: str, tokenizer: TraceTokenizer | N
     tokenizer = tokenizer or project_tokenizer()
     rendered = render_trace(derivation, fmt, tokenizer, decomposition=decomposition,
                             hypotheses=hypotheses, max_hypotheses=max_hypotheses)
-    thread_tokens = tuple((run.context_tokens, run.generated_tokens) for run in rendered.schedule.runs)
     return TraceRecord(rendered.trace, rendered.costs, derivation.geometry, derivation.puzzle,
-                       derivation.solution, str(derivation.grade), tokenizer.ident, thread_tokens,
-                       seed, index)
+                       derivation.solution, str(derivation.grade), tokenizer.ident,
+                       _thread_tokens(rendered), seed, index)
+
+
+def _thread_tokens(rendered: RenderedTrace) -> tuple[tuple[int, int], ...]:
+    return tuple((run.context_tokens, run.generated_tokens) for run in rendered.schedule.runs)
+
+
+def trace_items(trace: Trace, thread_tokens: Iterable[tuple[int, int]]) -> list[dict[str, Any]]:
+    """Build the `trace` value of one row from the threads and their (context, generated) tokens."""
+    return [{"name": thread.name, "parent": thread.parent, "text": thread_text(thread),
+             "context_tokens": context, "generated_tokens": generated}
+            for thread, (context, generated) in zip(trace.threads, thread_tokens)]
+
+
+def rendered_columns(rendered: RenderedTrace, tokenizer: TraceTokenizer) -> dict[str, Any]:
+    """Build the `decomposition`, `tokenizer`, cost and `trace` values of a rendered trace's row."""
+    return {"decomposition": rendered.trace.decomposition, "tokenizer": tokenizer.ident,
+            **rendered.costs.as_dict(),
+            "trace": trace_items(rendered.trace, _thread_tokens(rendered))}
 
 
 def traces_table(records: Iterable[TraceRecord]) -> pa.Table:
@@ -139,10 +163,7 @@ def traces_table(records: Iterable[TraceRecord]) -> pa.Table:
         columns["tokenizer"].append(record.tokenizer)
         for name in COST_NAMES:
             columns[name].append(getattr(record.costs, name))
-        columns["trace"].append([
-            {"name": thread.name, "parent": thread.parent, "text": thread_text(thread),
-             "context_tokens": context, "generated_tokens": generated}
-            for thread, (context, generated) in zip(record.trace.threads, record.thread_tokens)])
+        columns["trace"].append(trace_items(record.trace, record.thread_tokens))
     return pa.Table.from_pydict(columns, schema=_SCHEMA)
 
 
@@ -161,12 +182,59 @@ def row_trace(row: dict[str, Any], tokenizer: TraceTokenizer | None = None) -> T
     return Trace(row["task"], row["format"], row["decomposition"], threads)
 
 
+def row_costs(row: dict[str, Any]) -> Costs:
+    """Return the costs recorded in a row."""
+    return Costs(**{name: row[name] for name in COST_NAMES})
+
+
+def row_tokenizer(row: dict[str, Any], tokenizer: TraceTokenizer | None = None) -> TraceTokenizer:
+    """Check that the row was counted in `tokenizer` (None: the project tokenizer) and return it.
+
+    Raises MplmDataError for another tokenizer.
+    """
+    tokenizer = tokenizer or project_tokenizer()
+    if tokenizer.ident != row["tokenizer"]:
+        raise MplmDataError(f"the row was counted in tokenizer {row['tokenizer']}, not "
+                            f"{tokenizer.ident}; pass the tokenizer it was generated with")
+    return tokenizer
+
+
+def validate_row(row: dict[str, Any], tokenizer: TraceTokenizer, answer_check: AnswerCheck,
+                 name: str) -> Costs:
+    """Validate a row's trace and return the costs the validator measures.
+
+    `name` identifies the row in the error message, such as `row 3`. Raises TraceError for an
+    invalid trace and MplmDataError when the measured costs differ from the recorded ones.
+    """
+    trace = row_trace(row, tokenizer)
+    costs = validate(trace, tokenizer=tokenizer, answer_check=answer_check).costs
+    recorded = row_costs(row)
+    if costs != recorded:
+        raise MplmDataError(f"{name} ({row['format']}): the validator measures {costs}, but the "
+                            f"row records {recorded}")
+    return costs
+
+
+def read_trace_rows(path: str | Path, schema: pa.Schema, description: str,
+                    command: str) -> list[dict[str, Any]]:
+    """Read every row of one trace file (`.arrow` or `.parquet`) as dicts.
+
+    Raises InputError naming `description` (such as `QA trace`) and the `command` that writes such
+    files when a column of `schema` is missing.
+    """
+    table = read_table(path)
+    missing = [name for name in schema.names if name not in table.schema.names]
+    if missing:
+        raise InputError(f"not a {description} file: it lacks the columns {', '.join(missing)}; "
+                         f"write it with `{command}`", path=path)
+    return table.to_pylist()
+
+
 def row_record(row: dict[str, Any], tokenizer: TraceTokenizer | None = None) -> TraceRecord:
     """Rebuild a TraceRecord from one row."""
     geometry = Geometry(row["n"], row["box_rows"], row["box_cols"])
-    costs = Costs(**{name: row[name] for name in COST_NAMES})
     thread_tokens = tuple((item["context_tokens"], item["generated_tokens"]) for item in row["trace"])
-    return TraceRecord(row_trace(row, tokenizer), costs, geometry,
+    return TraceRecord(row_trace(row, tokenizer), row_costs(row), geometry,
                        text_to_grid(row["puzzle"], geometry), text_to_grid(row["solution"], geometry),
                        row["grade"], row["tokenizer"], thread_tokens, row["seed"], row["index"])
 

@@ -209,6 +209,16 @@ def load_tokenizer(spec: str | Path | None = None) -> TraceTokenizer:
     return TraceTokenizer(tokenizer, name, project=False)
 
 
+@lru_cache(maxsize=8)
+def cached_tokenizer(spec: str | None = None) -> TraceTokenizer:
+    """Load a tokenizer with `load_tokenizer` once per process and `spec`.
+
+    Shard tasks call it for every shard. A tokenizer file changed after the first call is not
+    read again.
+    """
+    return load_tokenizer(spec)
+
+
 def save_pretrained(tokenizer: TraceTokenizer, directory: str | Path) -> Path:
     """Write `tokenizer.json` and the special-token settings that `transformers` reads.
 
