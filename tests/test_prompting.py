@@ -8,6 +8,7 @@ downloaded.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from mplm_data.generators.qa import QAConfig, QAKind, generate_qa
 from mplm_data.traces import protocol as p
 from mplm_data.traces.text import thread_text
 from mplm_data.traces.tokenizer import project_tokenizer, save_pretrained, to_transformers
+from mplm_data.runtime.end_tokens import chat_turn_end, end_token_ids, model_end_tokens
 from mplm_data.runtime.engine import RuntimeConfig
 from mplm_data.runtime.prompting import (FORMATS, escape_markup, example_trace, load_prompting_model,
                                          main, prompt_problems, run_prompting, system_prompt)
@@ -204,3 +206,106 @@ def test_finetune_check_prompt_preset_runs(model_folder, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((out / "prompting.json").read_text())
     assert list(report["formats"]) == ["mplm"]
+
+
+END_TOKENS = ("</s>", "<|im_start|>", "<|im_end|>", "<|eot_id|>")
+CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+          "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def end_token_folder(folder: Path, emitted: str) -> tuple[Path, dict[str, int]]:
+    """Save a Llama whose end tokens are not `<eos>` and which emits `emitted` at every step.
+
+    The tokenizer's eos_token is `</s>`, the generation config ends on `</s>` and `<|eot_id|>`,
+    and the ChatML template ends a turn with `<|im_end|>`. The layers add nothing to the residual
+    stream and every embedding has 1.0 in dimension 0, while the output row of `emitted` is the
+    only non-zero one and reads that dimension, so greedy decoding always picks `emitted`.
+    """
+    from tokenizers import AddedToken
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = {word: index for index, word in enumerate(["<unk>", "x", "y", "user", "assistant"])}
+    base = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    base.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    base.add_special_tokens([AddedToken(token, normalized=False) for token in END_TOKENS])
+    base.save(str(folder / "tokenizer.json"))
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "PreTrainedTokenizerFast", "unk_token": "<unk>", "eos_token": "</s>",
+         "chat_template": CHATML}))
+    ids = base.get_vocab(with_added_tokens=True)
+
+    config = LlamaConfig(vocab_size=len(ids), hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=4096, tie_word_embeddings=False,
+                         bos_token_id=None, eos_token_id=ids["</s>"])
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        model.model.layers[0].self_attn.o_proj.weight.zero_()
+        model.model.layers[0].mlp.down_proj.weight.zero_()
+        model.model.embed_tokens.weight[:, 0] = 1.0
+        model.lm_head.weight.zero_()
+        model.lm_head.weight[ids[emitted], 0] = 1.0
+    model.save_pretrained(folder)
+    # Written after the model, whose save_pretrained writes a generation config of its own.
+    GenerationConfig(eos_token_id=[ids["</s>"], ids["<|eot_id|>"]]).save_pretrained(folder)
+    return folder, ids
+
+
+def test_model_end_tokens_reads_every_source(tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, _ = end_token_folder(tmp_path / "model", "x")
+    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+    chat = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+
+    assert chat_turn_end(chat) == "<|im_end|>"
+    assert model_end_tokens(model, chat) == ["</s>", "<|eot_id|>", "<|im_end|>"]
+
+
+@pytest.mark.parametrize("template, expected", [
+    (CHATML, "<|im_end|>"),
+    (CHATML.replace("<|im_end|>", "[end]"), None),  # the turn ends with plain text
+    (CHATML.replace("<|im_end|>", ""), None),  # the turn ends with a line break only
+    (None, None),
+])
+def test_chat_turn_end_needs_special_token(tmp_path, template, expected):
+    from transformers import AutoTokenizer
+
+    folder, _ = end_token_folder(tmp_path / "model", "x")
+    chat = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    chat.chat_template = template
+
+    assert chat_turn_end(chat) == expected
+
+
+def test_end_token_ids_skip_protocol_and_unknown(caplog):
+    with caplog.at_level(logging.WARNING, logger="mplm_data.runtime.end_tokens"):
+        ids = end_token_ids([p.HALT, "<|not-a-token|>", p.EOS], TOKENIZER)
+
+    assert ids == (TOKENIZER.tokenizer.token_to_id(p.EOS),)
+    assert len(caplog.records) == 2
+    assert "a protocol token" in caplog.records[0].getMessage()
+    assert "not a token" in caplog.records[1].getMessage()
+
+
+@pytest.mark.parametrize("emitted, fault", [
+    ("</s>", "no_end"),        # the tokenizer's eos_token
+    ("<|eot_id|>", "no_end"),  # only in the generation config
+    ("<|im_end|>", "no_end"),  # only in the chat template
+    ("x", "token_limit"),      # an ordinary word runs on to max_new_tokens
+])
+def test_run_prompting_stops_at_end_tokens(tmp_path, emitted, fault):
+    folder, ids = end_token_folder(tmp_path / "model", emitted)
+    config = RuntimeConfig(max_new_tokens=5, max_context_tokens=4096, max_steps=200,
+                           end_token_ids=(ids["y"],))
+    report = run_prompting(folder, qa_items(1, seed=3), formats=("mplm",), config=config)
+
+    assert report["end_tokens"] == ["</s>", "<|eot_id|>", "<|im_end|>"]
+    assert report["config"]["end_token_ids"] == (ids["y"], ids["</s>"], ids["<|eot_id|>"],
+                                                 ids["<|im_end|>"])
+    record = report["formats"]["mplm"]
+    assert record["fault_kinds"] == {fault: record["threads"]}
+    generated = 0 if fault == "no_end" else config.max_new_tokens
+    assert record["total_tokens"] == generated * record["threads"]

@@ -22,7 +22,8 @@ def imported_after(code: str) -> set[str]:
 
 @pytest.mark.parametrize("module", ["mplm_data.cli.app", "mplm_data.traces.storage",
                                     "mplm_data.traces.validate", "mplm_data.runtime.sft",
-                                    "mplm_data.runtime.problem_run", "mplm_data.cli.sft"])
+                                    "mplm_data.runtime.problem_run", "mplm_data.runtime.end_tokens",
+                                    "mplm_data.cli.sft"])
 def test_runtime_import_keeps_torch_out(module):
     assert imported_after(f"import {module}") == set()
 

@@ -11,8 +11,9 @@ Modules, in dependency order:
 - `engine`: `Runtime`, the batched decoder loop that admits problems up to a live-thread budget.
 - `sft`: training rows, one per thread (no torch import); `train`: the supervised fine-tune loop.
 - `evaluate`: Sudoku instances for fine-tune checks and the summary of an evaluation.
+- `end_tokens`: a pretrained model's own end-of-turn tokens, as ids of the trace tokenizer.
 - `prompting`: a pretrained instruction model run as threads without fine-tuning.
 
-Importing this package, `problems`, `results`, `problem_run` or `sft` does not import torch; the
-other modules do.
+Importing this package, `problems`, `results`, `problem_run`, `sft` or `end_tokens` does not
+import torch; the other modules do.
 """

@@ -18,6 +18,11 @@ original tokenizer splits its spelling into (`<send>` reads like `<`, `send`, `>
 output needs neither form as one token: the thread parser joins the decoded text, so `<`,
 `send`, `>` written as three ordinary tokens also open a send.
 
+End tokens. A pretrained model ends its turn with its own token (`</s>`, `<|im_end|>`,
+`<|eot_id|>` ...), not with the project's `<eos>`. `run_prompting` adds the ids of those tokens
+(see `mplm_data.runtime.end_tokens`) to `RuntimeConfig.end_token_ids`, so a thread that emits one
+stops there with a `no_end` fault instead of decoding on to `max_new_tokens`.
+
 Fork children get no system prompt of their own, because a child's context already starts with
 its parent's context, system prompt included. torch and transformers are imported here, so the
 CLI must import this module only when the mode runs.
@@ -44,6 +49,7 @@ from mplm_data.traces.sudoku import RenderedTrace
 from mplm_data.traces.text import thread_text
 from mplm_data.traces.tokenizer import TraceTokenizer, load_tokenizer
 
+from .end_tokens import end_token_ids, model_end_tokens
 from .engine import Runtime, RuntimeConfig
 from .evaluate import summarize
 from .problems import Problem, problem_from_trace
@@ -209,9 +215,6 @@ def load_prompting_model(model_path: str | Path, *, device: str = "cpu",
     chat_tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype,
                                                  attn_implementation="sdpa")
-    # NOTE: the runtime ends a thread only on `<eos>`. A model whose end token is another one
-    # (`<|im_end|>`, `</s>`) gets it parsed as text, so the thread runs on to max_new_tokens
-    # and the report counts a token_limit fault.
     added = add_protocol_embeddings(model, tokenizer, base)
     return model.to(device).eval(), tokenizer, chat_tokenizer, added
 
@@ -229,20 +232,24 @@ def run_prompting(model_path: str | Path, items: Sequence[QAItem], formats: Sequ
     """Decode QA items with a prompted pretrained model in each format; return the report.
 
     The report has the model path, tokenizer ident, whether a chat template was used, the added
-    protocol tokens and the runtime config. Per format it has the `Summary` fields: the
-    protocol-valid shares of threads and runs, `solved_share` (the answer accuracy), context
-    per thread, total tokens, decoding steps and the generated traces' costs as `reference_*`.
-    It adds the system prompt's length in tokens (the reference traces have none), the
-    runtime's seconds and the first `FAULTS_KEPT` faults as (problem, thread, position, kind,
-    reason).
+    protocol tokens, the model's end tokens (`model_end_tokens`) and the runtime config. Its
+    `end_token_ids` are the caller's, then the ids of the end tokens. Per format the report has
+    the `Summary` fields: the protocol-valid shares of threads and runs, `solved_share` (the
+    answer accuracy), context per thread, total tokens, decoding steps and the generated traces'
+    costs as `reference_*`. It adds the system prompt's length in tokens (the reference traces
+    have none), the runtime's seconds and the first `FAULTS_KEPT` faults as (problem, thread,
+    position, kind, reason).
     """
-    config = config or RuntimeConfig()
     model, tokenizer, chat_tokenizer, added = load_prompting_model(model_path, device=device, dtype=dtype)
+    end_tokens = model_end_tokens(model, chat_tokenizer)
+    config = config or RuntimeConfig()
+    merged = dict.fromkeys((*config.end_token_ids, *end_token_ids(end_tokens, tokenizer)))
+    config = dataclasses.replace(config, end_token_ids=tuple(merged))
     report: dict[str, Any] = {
         "model": str(model_path), "tokenizer": tokenizer.ident,
         "chat_template": bool(getattr(chat_tokenizer, "chat_template", None)),
-        "added_tokens": added, "items": len(items), "config": dataclasses.asdict(config),
-        "formats": {},
+        "added_tokens": added, "end_tokens": end_tokens, "items": len(items),
+        "config": dataclasses.asdict(config), "formats": {},
     }
 
     for fmt in formats:
