@@ -2,10 +2,12 @@
 
 A *group* is a set of cells blanked together: one cell, or a cell and its image under
 180-degree rotation. The Numba kernel `_remove_clues` tries the groups in a random order and
-keeps a removal only when no other solution appears, checked by searches of `sudoku_search`
-that stop at the first solution found. A check that passes `NODE_CAP` branch points is handed
-back to Python and decided by an incremental SAT solver (`SatUniquenessCheck`), then the kernel
-resumes. Either way the check is exact, so the puzzle depends only on the seed.
+keeps a removal only when no other solution appears. The cheap exact tests of
+`sudoku_shortcuts` (singles, digit and line swaps) settle a check when they can; otherwise searches of
+`sudoku_search` that stop at the first solution found decide it. A check that passes
+`NODE_CAP` branch points is handed back to Python and decided by an incremental SAT solver
+(`SatUniquenessCheck`), then the kernel resumes. Either way the check is exact, so the puzzle
+depends only on the seed.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from pysat.formula import IDPool
 from pysat.solvers import Solver
 
 from .sudoku_geometry import Geometry
-from .sudoku_propagation import ONE, _grid_to_candidates
+from .sudoku_propagation import ONE, _box_shape, _grid_to_candidates
 from .sudoku_search import _fill_random, _new_rng, _new_workspace, _rng_below, _search
+from .sudoku_shortcuts import _stays_unique, _swap_witness
 
 logger = logging.getLogger(__name__)
 
@@ -64,37 +67,24 @@ def _has_solution(start, units, peers, prefer, node_cap, rng, cand, scratch, wor
 
 
 @njit(cache=True)
-def _forced_by_peers(puzzle, solution, cell, other, peers, full):
-    """Tell whether the clues among the peers of `cell`, not counting `other`, leave it one digit.
-
-    Such a cell is a naked single once blanked, so it takes its solution digit back in every
-    solution. This settles most checks on dense grids without a search.
-    """
-    seen = ONE << np.uint64(solution[cell] - 1)
-    for k in range(peers.shape[1]):
-        peer = peers[cell, k]
-        if peer != other and puzzle[peer] != 0:
-            seen |= ONE << np.uint64(puzzle[peer] - 1)
-    return seen == full
-
-
-@njit(cache=True)
 def _has_other_solution(puzzle, solution, first, second, units, peers, node_cap, rng, start,
-                        cand, scratch, work):
+                        cand, scratch, work, queue, mark):
     """Tell whether blanking `first` and `second` (-1 for none) lets another solution appear.
 
-    Returns 1 yes, 0 no, -1 undecided (see `_has_solution`). The puzzle has one solution. Any
-    other solution of the blanked puzzle differs from it in `first`, or agrees in `first` and
-    differs in `second`, so one search for each case with that digit excluded decides it.
-    Both searches try the known solution's digits first. Setting the SAT fallback's phases the
-    same way cut one minimal 25x25 puzzle from 61 s to 45 s. In the search it made no
-    measurable difference on minimal 9x9 puzzles.
+    Returns 1 yes, 0 no, -1 undecided (see `_has_solution`). The tests of `sudoku_shortcuts`
+    come first. Otherwise, any other solution of the blanked puzzle differs from the known one
+    in `first`, or agrees in `first` and differs in `second`, so one search for each case with
+    that digit excluded decides it. Both searches try the known solution's digits first.
+    Setting the SAT fallback's phases the same way cut one minimal 25x25 puzzle from 61 s to
+    45 s. In the search it made no measurable difference on minimal 9x9 puzzles.
     """
     n = units.shape[1]
     full = (ONE << np.uint64(n)) - ONE
-    if _forced_by_peers(puzzle, solution, first, second, peers, full) and (
-            second < 0 or _forced_by_peers(puzzle, solution, second, first, peers, full)):
+    box_rows, box_cols = _box_shape(units)
+    if _stays_unique(puzzle, solution, first, second, units, peers, box_rows, box_cols):
         return 0
+    if _swap_witness(puzzle, solution, first, second, peers, box_rows, box_cols, queue, mark):
+        return 1
 
     _grid_to_candidates(puzzle, n, start)
     start[first] = full & ~(ONE << np.uint64(solution[first] - 1))
@@ -160,6 +150,8 @@ def _remove_clues(puzzle, solution, groups, begin, target, node_cap, rng, units,
     start = np.empty(cells, np.uint64)
     cand = np.empty(cells, np.uint64)
     scratch = np.empty(cells, np.int8)
+    queue = np.empty(cells, np.int32)
+    mark = np.zeros(cells, np.int8)
     clues = 0
     for cell in range(cells):
         if puzzle[cell] != 0:
@@ -174,7 +166,7 @@ def _remove_clues(puzzle, solution, groups, begin, target, node_cap, rng, units,
         if clues - size < target:
             continue
         found = _has_other_solution(puzzle, solution, first, second, units, peers, node_cap,
-                                    rng, start, cand, scratch, work)
+                                    rng, start, cand, scratch, work, queue, mark)
         if found < 0:
             return index, clues
         if found > 0:

@@ -261,7 +261,8 @@ def test_sat_check_matches_search_kernel(shape, seed):
 
     check = sudoku_removal.sat_check(geometry)
     work = [np.empty(geometry.cells, np.uint64), np.empty(geometry.cells, np.uint64),
-            np.empty(geometry.cells, np.int8), sudoku_search._new_workspace(geometry.cells)]
+            np.empty(geometry.cells, np.int8), sudoku_search._new_workspace(geometry.cells),
+            np.empty(geometry.cells, np.int32), np.zeros(geometry.cells, np.int8)]
     for first, second in cases:
         reduced = puzzle.copy()
         reduced[[c for c in (first, second) if c >= 0]] = 0
