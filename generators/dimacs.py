@@ -60,6 +60,10 @@ class Formula:
     n_vars: int
     clauses: tuple[tuple[int, ...], ...]
 
+    # Cache of `to_arrays`, set on an instance by its first call. A class attribute without an
+    # annotation is not a dataclass field, so it stays out of __init__, __eq__, __hash__ and repr.
+    _arrays = None
+
     def __post_init__(self) -> None:
         if isinstance(self.n_vars, bool) or not isinstance(self.n_vars, (int, np.integer)) \
                 or not 0 <= self.n_vars <= MAX_VARS:
@@ -99,13 +103,30 @@ class Formula:
         return [index for index, clause in enumerate(self.clauses)
                 if not any(lit in true_literals for lit in clause)]
 
+    def __getstate__(self) -> dict:
+        # Pickles leave out the cached arrays; the copy rebuilds them on its first `to_arrays`.
+        state = dict(self.__dict__)
+        state.pop("_arrays", None)
+        return state
+
     def to_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return the clauses as flat `int32` literals and `int64` start offsets (length m + 1)."""
+        """Return the clauses as flat `int32` literals and `int64` start offsets (length m + 1).
+
+        The first call builds the arrays and caches them on the formula, and later calls return
+        the same read-only arrays, because solvers convert one formula many times.
+        """
+        if self._arrays is None:
+            object.__setattr__(self, "_arrays", self._build_arrays())
+        return self._arrays
+
+    def _build_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         lengths = np.fromiter(map(len, self.clauses), dtype=np.int64, count=self.n_clauses)
         starts = np.zeros(self.n_clauses + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])
         literals = np.fromiter(itertools.chain.from_iterable(self.clauses), dtype=np.int32,
                                count=int(starts[-1]))
+        literals.flags.writeable = False
+        starts.flags.writeable = False
         return literals, starts
 
 

@@ -129,8 +129,7 @@ def kernel_call(formula: Formula):
     """Return a function that runs only the compiled solver on prepared arrays."""
     literals, starts = formula.to_arrays()
     cube = np.empty(0, dtype=np.int32)
-    bits = np.empty(0, dtype=np.uint64)
-    return lambda: solve_one(formula.n_vars, literals, starts, cube, bits, DEFAULT_MAX_EVENTS, -1, True)
+    return lambda: solve_one(formula.n_vars, literals, starts, cube, DEFAULT_MAX_EVENTS, True)
 
 
 def minisat(formula: Formula) -> bool:

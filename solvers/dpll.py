@@ -19,14 +19,12 @@ from . import dpll_kernels as kernels
 from .sat_derivation import DpllRecord, DpllResult
 
 # Events stored per run before it stops with UNKNOWN. Buffers grow on demand; each stored event
-# takes 24 bytes.
+# takes 21 bytes.
 DEFAULT_MAX_EVENTS = 2_000_000
 # Masks are uint64, one bit per cube literal.
 MAX_CUBE_LITERALS = 64
 # 2^16 cubes per split at most.
 MAX_CUBE_DEPTH = 16
-# Event budget of untraced level-0 runs, which count events without storing them.
-_UNLIMITED_EVENTS = 1 << 62
 
 
 def run_dpll(formula: Formula, cube: Sequence[int] = (), *, max_events: int = DEFAULT_MAX_EVENTS,
@@ -39,12 +37,11 @@ def run_dpll(formula: Formula, cube: Sequence[int] = (), *, max_events: int = DE
     _check_max_events(max_events)
     cube = _check_cube(formula, cube)
     literals, starts = formula.to_arrays()
-    cube_bits = np.array([1 << bit for bit in range(len(cube))], dtype=np.uint64)
 
-    status, events, masks, refuted, value, counters, _, _ = kernels.solve_one(
-        formula.n_vars, literals, starts, np.array(cube, dtype=np.int32), cube_bits,
-        int(max_events), -1, trace)
-    return _build_record(formula, cube, int(status), events, masks, int(refuted), value, counters)
+    status, refuted, counters, kinds, events, masks, model = kernels.solve_one(
+        formula.n_vars, literals, starts, np.array(cube, dtype=np.int32), int(max_events), trace)
+    return _build_record(formula.n_vars, cube, status, refuted, counters.tolist(), kinds, events,
+                         masks, model)
 
 
 def run_dpll_cubes(formula: Formula, cubes: Sequence[Sequence[int]], *,
@@ -74,39 +71,38 @@ def run_dpll_batch(jobs: Sequence[tuple[Formula, Sequence[int]]], *,
     starts, formula_starts = _stack_starts([starts for _, starts in arrays])
     n_vars = np.array([formula.n_vars for formula in formulas], dtype=np.int64)
     cube_literals = np.array([lit for cube in cubes for lit in cube], dtype=np.int32)
-    cube_bits = np.array([1 << bit for cube in cubes for bit in range(len(cube))], dtype=np.uint64)
     cube_starts = np.zeros(len(cubes) + 1, dtype=np.int64)
     np.cumsum([len(cube) for cube in cubes], out=cube_starts[1:])
 
-    (status, refuted, counters, event_starts, events, masks, value_starts,
-     values) = kernels.solve_batch(n_vars, literals, starts, formula_starts, job_formula,
-                                   cube_literals, cube_bits, cube_starts, int(max_events), -1, trace)
+    (status, refuted, counters, event_starts, kinds, events, masks, model_starts,
+     models) = kernels.solve_batch(n_vars, literals, starts, formula_starts, job_formula,
+                                   cube_literals, cube_starts, int(max_events), trace)
 
+    # Each record gets copies of its rows, so that it does not keep the whole batch alive.
     records = []
     for job, cube in enumerate(cubes):
         rows = slice(event_starts[job], event_starts[job + 1])
         records.append(_build_record(
-            formulas[job_formula[job]], cube, int(status[job]), events[rows], masks[rows],
-            int(refuted[job]), values[value_starts[job]:value_starts[job + 1]], counters[job]))
+            formulas[job_formula[job]].n_vars, cube, int(status[job]), int(refuted[job]),
+            counters[job].tolist(), kinds[rows].copy(), events[:, rows].copy(), masks[rows].copy(),
+            models[model_starts[job]:model_starts[job + 1]]))
     return records
 
 
-def _build_record(formula: Formula, cube: tuple[int, ...], status: int, events: np.ndarray,
-                  masks: np.ndarray, refuted: int, value: np.ndarray, counters: np.ndarray) -> DpllRecord:
+def _build_record(n_vars: int, cube: tuple[int, ...], status: int, refuted: int,
+                  counts: list[int], kinds: np.ndarray, events: np.ndarray, masks: np.ndarray,
+                  model: np.ndarray) -> DpllRecord:
+    """Wrap one run's kernel output; `events` rows become the record's literals, clauses and
+    levels without a copy."""
     result = DpllResult(status)
-    model = None
-    if result is DpllResult.SAT:
-        signs = np.where(value[1:] > 0, 1, -1)
-        model = tuple((signs * np.arange(1, formula.n_vars + 1)).tolist())
     return DpllRecord(
-        n_vars=formula.n_vars, cube=cube, result=result, model=model, refuted_mask=refuted,
-        kinds=events[:, 0].astype(np.int8), literals=events[:, 1].copy(),
-        clauses=events[:, 2].copy(), levels=events[:, 3].copy(), masks=masks.copy(),
-        decisions=int(counters[kernels.COUNT_DECISIONS]),
-        propagations=int(counters[kernels.COUNT_PROPAGATIONS]),
-        conflicts=int(counters[kernels.COUNT_CONFLICTS]),
-        backtracks=int(counters[kernels.COUNT_BACKTRACKS]),
-        n_events=int(counters[kernels.COUNT_EVENTS]))
+        n_vars=n_vars, cube=cube, result=result,
+        model=tuple(model.tolist()) if result is DpllResult.SAT else None,
+        refuted_mask=refuted, kinds=kinds, literals=events[kernels.EVENT_LITERAL],
+        clauses=events[kernels.EVENT_CLAUSE], levels=events[kernels.EVENT_LEVEL], masks=masks,
+        decisions=counts[kernels.COUNT_DECISIONS], propagations=counts[kernels.COUNT_PROPAGATIONS],
+        conflicts=counts[kernels.COUNT_CONFLICTS], backtracks=counts[kernels.COUNT_BACKTRACKS],
+        n_events=counts[kernels.COUNT_EVENTS])
 
 
 def _check_max_events(max_events: int) -> None:
@@ -150,11 +146,8 @@ def choose_cube_variables(formula: Formula, depth: int) -> tuple[int, ...]:
             not 1 <= depth <= MAX_CUBE_DEPTH:
         raise ValueError(f"depth must be an integer in [1, {MAX_CUBE_DEPTH}], got {depth!r}")
 
-    # Stopping before the first decision leaves its Jeroslow-Wang scores in positive and negative.
     literals, starts = formula.to_arrays()
-    status, _, _, _, _, _, positive, negative = kernels.solve_one(
-        formula.n_vars, literals, starts, np.empty(0, dtype=np.int32), np.empty(0, dtype=np.uint64),
-        _UNLIMITED_EVENTS, 0, False)
+    status, positive, negative = kernels.first_branch_scores(formula.n_vars, literals, starts)
     if status != kernels.STATUS_UNKNOWN:
         return ()
     scores = positive + negative
