@@ -49,7 +49,7 @@ from pysat.solvers import Solver
 from mplm_data.generators.dimacs import Formula, read_dimacs
 from mplm_data.generators.ksat import KsatConfig, generate_ksat
 from mplm_data.solvers.dpll import DEFAULT_MAX_EVENTS, run_dpll
-from mplm_data.solvers.dpll_kernels import solve_one
+from mplm_data.solvers.dpll_calls import solve_one
 from mplm_data.solvers.rup import check_drup, parse_drup
 from mplm_data.solvers.sat_derivation import DpllResult
 

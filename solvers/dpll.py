@@ -15,7 +15,7 @@ import numpy as np
 
 from mplm_data.generators.dimacs import Formula
 
-from . import dpll_kernels as kernels
+from . import dpll_calls, dpll_kernels as kernels
 from .sat_derivation import DpllRecord, DpllResult
 
 # Events stored per run before it stops with UNKNOWN. Buffers grow on demand; each stored event
@@ -25,6 +25,10 @@ DEFAULT_MAX_EVENTS = 2_000_000
 MAX_CUBE_LITERALS = 64
 # 2^16 cubes per split at most.
 MAX_CUBE_DEPTH = 16
+# Kernel status values to results; a dict lookup costs far less than calling the enum.
+_RESULTS = {int(result): result for result in DpllResult}
+# The cube array of runs without a cube. The kernels never write to a cube.
+_NO_CUBE = np.empty(0, dtype=np.int32)
 
 
 def run_dpll(formula: Formula, cube: Sequence[int] = (), *, max_events: int = DEFAULT_MAX_EVENTS,
@@ -37,11 +41,12 @@ def run_dpll(formula: Formula, cube: Sequence[int] = (), *, max_events: int = DE
     _check_max_events(max_events)
     cube = _check_cube(formula, cube)
     literals, starts = formula.to_arrays()
+    cube_array = np.array(cube, dtype=np.int32) if cube else _NO_CUBE
 
-    status, refuted, counters, kinds, events, masks, model = kernels.solve_one(
-        formula.n_vars, literals, starts, np.array(cube, dtype=np.int32), int(max_events), trace)
-    return _build_record(formula.n_vars, cube, status, refuted, counters.tolist(), kinds, events,
-                         masks, model)
+    status, refuted, counts, kinds, events, masks, model = dpll_calls.solve_one(
+        formula.n_vars, literals, starts, cube_array, int(max_events), trace)
+    return _build_record(formula.n_vars, cube, status, refuted, counts, kinds, events, masks,
+                         model)
 
 
 def run_dpll_cubes(formula: Formula, cubes: Sequence[Sequence[int]], *,
@@ -74,9 +79,9 @@ def run_dpll_batch(jobs: Sequence[tuple[Formula, Sequence[int]]], *,
     cube_starts = np.zeros(len(cubes) + 1, dtype=np.int64)
     np.cumsum([len(cube) for cube in cubes], out=cube_starts[1:])
 
-    (status, refuted, counters, event_starts, kinds, events, masks, model_starts,
-     models) = kernels.solve_batch(n_vars, literals, starts, formula_starts, job_formula,
-                                   cube_literals, cube_starts, int(max_events), trace)
+    (status, refuted, counts, event_starts, kinds, events, masks, model_starts,
+     models) = dpll_calls.solve_batch(n_vars, literals, starts, formula_starts, job_formula,
+                                      cube_literals, cube_starts, int(max_events), trace)
 
     # Each record gets copies of its rows, so that it does not keep the whole batch alive.
     records = []
@@ -84,17 +89,17 @@ def run_dpll_batch(jobs: Sequence[tuple[Formula, Sequence[int]]], *,
         rows = slice(event_starts[job], event_starts[job + 1])
         records.append(_build_record(
             formulas[job_formula[job]].n_vars, cube, int(status[job]), int(refuted[job]),
-            counters[job].tolist(), kinds[rows].copy(), events[:, rows].copy(), masks[rows].copy(),
+            counts[job].tolist(), kinds[rows].copy(), events[:, rows].copy(), masks[rows].copy(),
             models[model_starts[job]:model_starts[job + 1]]))
     return records
 
 
 def _build_record(n_vars: int, cube: tuple[int, ...], status: int, refuted: int,
-                  counts: list[int], kinds: np.ndarray, events: np.ndarray, masks: np.ndarray,
+                  counts: Sequence[int], kinds: np.ndarray, events: np.ndarray, masks: np.ndarray,
                   model: np.ndarray) -> DpllRecord:
     """Wrap one run's kernel output; `events` rows become the record's literals, clauses and
     levels without a copy."""
-    result = DpllResult(status)
+    result = _RESULTS[status]
     return DpllRecord(
         n_vars=n_vars, cube=cube, result=result,
         model=tuple(model.tolist()) if result is DpllResult.SAT else None,
@@ -147,7 +152,7 @@ def choose_cube_variables(formula: Formula, depth: int) -> tuple[int, ...]:
         raise ValueError(f"depth must be an integer in [1, {MAX_CUBE_DEPTH}], got {depth!r}")
 
     literals, starts = formula.to_arrays()
-    status, positive, negative = kernels.first_branch_scores(formula.n_vars, literals, starts)
+    status, positive, negative = dpll_calls.first_branch_scores(formula.n_vars, literals, starts)
     if status != kernels.STATUS_UNKNOWN:
         return ()
     scores = positive + negative
