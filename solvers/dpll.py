@@ -98,16 +98,17 @@ def _build_record(n_vars: int, cube: tuple[int, ...], status: int, refuted: int,
                   counts: Sequence[int], kinds: np.ndarray, events: np.ndarray, masks: np.ndarray,
                   model: np.ndarray) -> DpllRecord:
     """Wrap one run's kernel output; `events` rows become the record's literals, clauses and
-    levels without a copy."""
+    levels without a copy. `counts` is in `kernels.COUNT_*` order."""
     result = _RESULTS[status]
-    return DpllRecord(
-        n_vars=n_vars, cube=cube, result=result,
-        model=tuple(model.tolist()) if result is DpllResult.SAT else None,
-        refuted_mask=refuted, kinds=kinds, literals=events[kernels.EVENT_LITERAL],
-        clauses=events[kernels.EVENT_CLAUSE], levels=events[kernels.EVENT_LEVEL], masks=masks,
-        decisions=counts[kernels.COUNT_DECISIONS], propagations=counts[kernels.COUNT_PROPAGATIONS],
-        conflicts=counts[kernels.COUNT_CONFLICTS], backtracks=counts[kernels.COUNT_BACKTRACKS],
-        n_events=counts[kernels.COUNT_EVENTS])
+    n_events, decisions, propagations, conflicts, backtracks = counts
+    return DpllRecord.from_fields({
+        "n_vars": n_vars, "cube": cube, "result": result,
+        "model": tuple(model.tolist()) if result is DpllResult.SAT else None,
+        "refuted_mask": refuted, "kinds": kinds, "literals": events[kernels.EVENT_LITERAL],
+        "clauses": events[kernels.EVENT_CLAUSE], "levels": events[kernels.EVENT_LEVEL],
+        "masks": masks, "decisions": decisions, "propagations": propagations,
+        "conflicts": conflicts, "backtracks": backtracks, "n_events": n_events,
+    })
 
 
 def _check_max_events(max_events: int) -> None:
@@ -116,6 +117,8 @@ def _check_max_events(max_events: int) -> None:
 
 
 def _check_cube(formula: Formula, cube: Sequence[int]) -> tuple[int, ...]:
+    if len(cube) == 0:
+        return ()
     cube = tuple(int(lit) for lit in cube)
     if len(cube) > MAX_CUBE_LITERALS:
         raise ValueError(f"cube has {len(cube)} literals; at most {MAX_CUBE_LITERALS} fit in a "

@@ -66,6 +66,9 @@ EVENT_LEVEL = 2
 ZERO = np.uint64(0)
 ONE = np.uint64(1)
 TWO = np.uint64(2)
+# IEEE 754 float64: exponent bias and number of mantissa bits.
+EXPONENT_BIAS = 1023
+MANTISSA_BITS = 52
 
 # Slots of the int64 `state` array in which `search` keeps its scalars between calls.
 STATE_STATUS = 0
@@ -182,6 +185,11 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
     n_vars = lit_state.shape[0] // 2
     n_clauses = starts.shape[0] - 1
     masked = cube.shape[0] > 0
+    # 2^-w as float64 bits: biased exponent 1023 - w and a zero mantissa, exact while the
+    # exponent stays normal (w <= 1022). Writing the bits lets the loop vectorize, which the
+    # lookup in `weights` does not.
+    bit_weights = weights.shape[0] - 1 < EXPONENT_BIAS
+    weight_bits = clause_weight.view(np.int64)
     capacity = kinds.shape[0]
     per_iteration = n_vars + 2 if trace else 0
     status = state[STATE_STATUS]
@@ -369,8 +377,13 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
         # Jeroslow-Wang: `clause_weight[c]` is 2^-free[c] for an unsatisfied clause and 0 for a
         # satisfied one. Each literal's score sums its clauses in clause order, as the plain
         # definition does, so that ties compare equal floats.
-        for clause in range(n_clauses):
-            clause_weight[clause] = weights[free[clause]] * (n_true[clause] == 0)
+        if bit_weights:
+            for clause in range(n_clauses):
+                weight_bits[clause] = (EXPONENT_BIAS - free[clause]) << MANTISSA_BITS \
+                    if n_true[clause] == 0 else 0
+        else:
+            for clause in range(n_clauses):
+                clause_weight[clause] = weights[free[clause]] * (n_true[clause] == 0)
         best = -1
         best_score = 0.0
         for var in range(np.uint64(n_vars)):
