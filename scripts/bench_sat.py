@@ -50,6 +50,7 @@ from mplm_data.generators.dimacs import Formula, read_dimacs
 from mplm_data.generators.ksat import KsatConfig, generate_ksat
 from mplm_data.solvers.dpll import DEFAULT_MAX_EVENTS, run_dpll
 from mplm_data.solvers.dpll_calls import solve_one
+from mplm_data.solvers.dpll_kernels import clause_index
 from mplm_data.solvers.rup import check_drup, parse_drup
 from mplm_data.solvers.sat_derivation import DpllResult
 
@@ -128,8 +129,9 @@ def best_seconds(function, repeats: int) -> float:
 def kernel_call(formula: Formula):
     """Return a function that runs only the compiled solver on prepared arrays."""
     literals, starts = formula.to_arrays()
+    index = clause_index(formula.n_vars, literals, starts)
     cube = np.empty(0, dtype=np.int32)
-    return lambda: solve_one(formula.n_vars, literals, starts, cube, DEFAULT_MAX_EVENTS, True)
+    return lambda: solve_one(literals, starts, index, cube, DEFAULT_MAX_EVENTS, True)
 
 
 def minisat(formula: Formula) -> bool:

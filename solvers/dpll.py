@@ -9,6 +9,7 @@ Jeroslow-Wang rule the solver branches with, and `make_cubes` lists the 2^d cube
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,6 +30,10 @@ MAX_CUBE_DEPTH = 16
 _RESULTS = {int(result): result for result in DpllResult}
 # The cube array of runs without a cube. The kernels never write to a cube.
 _NO_CUBE = np.empty(0, dtype=np.int32)
+# Clause indexes of live formulas by id(formula), each with a weak reference to its formula. The
+# reference's callback drops the entry when the formula is collected, before its id can be
+# reused.
+_INDEXES: dict[int, tuple[weakref.ref, tuple[np.ndarray, ...]]] = {}
 
 
 def run_dpll(formula: Formula, cube: Sequence[int] = (), *, max_events: int = DEFAULT_MAX_EVENTS,
@@ -44,7 +49,7 @@ def run_dpll(formula: Formula, cube: Sequence[int] = (), *, max_events: int = DE
     cube_array = np.array(cube, dtype=np.int32) if cube else _NO_CUBE
 
     status, refuted, counts, kinds, events, masks, model = dpll_calls.solve_one(
-        formula.n_vars, literals, starts, cube_array, int(max_events), trace)
+        literals, starts, _clause_index(formula), cube_array, int(max_events), trace)
     return _build_record(formula.n_vars, cube, status, refuted, counts, kinds, events, masks,
                          model)
 
@@ -111,6 +116,19 @@ def _build_record(n_vars: int, cube: tuple[int, ...], status: int, refuted: int,
     })
 
 
+def _clause_index(formula: Formula) -> tuple[np.ndarray, ...]:
+    """Return `kernels.clause_index` of `formula`, built on the first call for this object."""
+    key = id(formula)
+    entry = _INDEXES.get(key)
+    if entry is not None and entry[0]() is formula:
+        return entry[1]
+
+    literals, starts = formula.to_arrays()
+    index = kernels.clause_index(formula.n_vars, literals, starts)
+    _INDEXES[key] = (weakref.ref(formula, lambda _, key=key: _INDEXES.pop(key, None)), index)
+    return index
+
+
 def _check_max_events(max_events: int) -> None:
     if isinstance(max_events, bool) or not isinstance(max_events, (int, np.integer)) or max_events < 1:
         raise ValueError(f"max_events must be a positive integer, got {max_events!r}")
@@ -155,7 +173,8 @@ def choose_cube_variables(formula: Formula, depth: int) -> tuple[int, ...]:
         raise ValueError(f"depth must be an integer in [1, {MAX_CUBE_DEPTH}], got {depth!r}")
 
     literals, starts = formula.to_arrays()
-    status, positive, negative = dpll_calls.first_branch_scores(formula.n_vars, literals, starts)
+    status, positive, negative = dpll_calls.first_branch_scores(literals, starts,
+                                                                _clause_index(formula))
     if status != kernels.STATUS_UNKNOWN:
         return ()
     scores = positive + negative

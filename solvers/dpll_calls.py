@@ -1,6 +1,6 @@
 """Compiled entry points of the traced DPLL: one run, a batch of runs, and first-decision scores.
 
-Each entry point builds the clause index of its formula (`dpll_kernels.clause_index`),
+Each entry point takes or builds the clause index of its formula (`dpll_kernels.clause_index`),
 allocates the arrays of a run, calls `dpll_kernels.search` until the run ends, growing the event
 buffers between calls, and packs the result. `mplm_data.solvers.dpll` wraps the output in
 `DpllRecord` objects. Terms, literal indices and event rows are those of `dpll_kernels`.
@@ -121,17 +121,19 @@ def _write_model(lit_state, model):
 
 
 @njit(cache=True)
-def solve_one(n_vars, literals, starts, cube, max_events, trace):
+def solve_one(literals, starts, index, cube, max_events, trace):
     """Run DPLL on one formula (flat `literals`, clause `starts`) under `cube`.
 
-    Returns the run's output in the layout of the module docstring. The event arrays are views
-    of the run's buffers, which hold at most about twice the stored events.
+    `index` is the formula's `clause_index`, which the run reads but does not change. Returns
+    the run's output in the layout of the module docstring. The event arrays are views of the
+    run's buffers, which hold at most about twice the stored events.
     """
-    slots, offsets, occurrences, free, free_xor, weights = clause_index(n_vars, literals, starts)
+    slots, offsets, occurrences, free, free_xor, weights = index
+    n_vars = (offsets.shape[0] - 1) // 2
     lit_state = np.empty(2 * n_vars, dtype=np.int8)
     scores = np.empty(2 * n_vars, dtype=np.float64)
-    state, kinds, events, masks = _run(literals, starts, slots, offsets, occurrences, free,
-                                       free_xor, weights, cube, max_events, -1, trace,
+    state, kinds, events, masks = _run(literals, starts, slots, offsets, occurrences, free.copy(),
+                                       free_xor.copy(), weights, cube, max_events, -1, trace,
                                        lit_state, scores)
 
     stored = _stored(state, max_events, trace)
@@ -142,20 +144,21 @@ def solve_one(n_vars, literals, starts, cube, max_events, trace):
 
 
 @njit(cache=True)
-def first_branch_scores(n_vars, literals, starts):
-    """Run DPLL up to its first decision without a cube or trace.
+def first_branch_scores(literals, starts, index):
+    """Run DPLL up to its first decision without a cube or trace; `index` as in `solve_one`.
 
     Returns (status, positive, negative), status being STATUS_UNKNOWN when level-0 propagation
     leaves the formula undecided. Then `positive[v]` and `negative[v]` are the Jeroslow-Wang
     scores of v and -v at that point (index 0 unused), 0 for assigned variables; otherwise they
     are all 0.
     """
-    slots, offsets, occurrences, free, free_xor, weights = clause_index(n_vars, literals, starts)
+    slots, offsets, occurrences, free, free_xor, weights = index
+    n_vars = (offsets.shape[0] - 1) // 2
     lit_state = np.empty(2 * n_vars, dtype=np.int8)
     scores = np.zeros(2 * n_vars, dtype=np.float64)
-    state, _, _, _ = _run(literals, starts, slots, offsets, occurrences, free, free_xor, weights,
-                          np.empty(0, dtype=np.int32), _UNLIMITED_EVENTS, 0, False, lit_state,
-                          scores)
+    state, _, _, _ = _run(literals, starts, slots, offsets, occurrences, free.copy(),
+                          free_xor.copy(), weights, np.empty(0, dtype=np.int32),
+                          _UNLIMITED_EVENTS, 0, False, lit_state, scores)
 
     positive = np.zeros(n_vars + 1, dtype=np.float64)
     negative = np.zeros(n_vars + 1, dtype=np.float64)
