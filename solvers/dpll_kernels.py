@@ -30,6 +30,10 @@ cube every mask is 0, and the kernels skip computing them.
 Index types: the hot loops index arrays with unsigned integers (`uint32` arrays, `uint64`
 offsets and the `ONE` constant), because Numba wraps every signed index for negative values and
 that check cost about a third of the search time.
+
+NOTE: Numba's on-disk cache checks only the source file of the function it loads, so the cached
+entry points of `dpll_calls` and the kernels of `rup` keep running an old copy of these kernels
+after this file changes. Delete `solvers/__pycache__/*.nbi` and `*.nbc` after editing it.
 """
 
 from __future__ import annotations
@@ -401,8 +405,12 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
                 best = np.int64(var)
                 best_score = positive + negative
         if best < 0:
-            status = STATUS_SAT
-            break
+            # Some clause is unsatisfied, so every score is 0 only when 2^-w underflowed to 0
+            # (w > 1074) in all unsatisfied clauses. All variables then tie, and the smallest
+            # unassigned one wins with the positive sign.
+            best = 0
+            while lit_state[2 * best] != 0:
+                best += 1
         if max_decisions >= 0 and n_decisions >= max_decisions:
             status = STOPPED
             break

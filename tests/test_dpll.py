@@ -6,6 +6,8 @@ is recomputed by a plain-Python Jeroslow-Wang oracle, and refuted cube subsets a
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,7 @@ from pysat.solvers import Solver
 
 from mplm_data.generators.dimacs import Formula, read_dimacs
 from mplm_data.generators.ksat import KsatConfig, generate_ksat
-from mplm_data.solvers import dpll_kernels
+from mplm_data.solvers import dpll, dpll_kernels
 from mplm_data.solvers.dpll import (
     MAX_CUBE_DEPTH,
     choose_cube_variables,
@@ -25,7 +27,7 @@ from mplm_data.solvers.dpll import (
     run_dpll_batch,
     run_dpll_cubes,
 )
-from mplm_data.solvers.sat_derivation import DpllResult, EventKind, check_record
+from mplm_data.solvers.sat_derivation import DpllRecord, DpllResult, EventKind, check_record
 
 PUBLIC_FILES = [("satlib_uf20-01.cnf", True), ("satlib_uf50-01.cnf", True),
                 ("satlib_uuf50-01.cnf", False), ("satlib_uf100-01.cnf", True),
@@ -51,7 +53,8 @@ def _jeroslow_wang(formula: Formula, assignment: dict[int, int]) -> int:
             else:
                 negative[-lit] += 2.0 ** -len(free)
     scores = [positive[var] + negative[var] for var in range(formula.n_vars + 1)]
-    best = max(range(1, formula.n_vars + 1), key=lambda var: (scores[var], -var))
+    unassigned = [var for var in range(1, formula.n_vars + 1) if var not in assignment]
+    best = max(unassigned, key=lambda var: (scores[var], -var))
     return best if positive[best] >= negative[best] else -best
 
 
@@ -167,6 +170,45 @@ def test_run_dpll_public_decisions_follow_heuristic(public_data: Path, name):
     record = run_dpll(formula)
 
     assert _check_decisions(formula, record) == record.decisions
+
+
+@pytest.mark.parametrize("long_length, index", [(1034, 0), (1035, 2), (1100, 4), (1100, 1)])
+def test_run_dpll_long_clause_decisions_follow_heuristic(long_length, index):
+    # Clause weights 2^-w come from float64 bits while w <= 1022 and from a lookup table above:
+    # subnormal up to w = 1074 and 0 beyond. The long clause shares no variable with the 3-SAT
+    # part over variables 1 to 12, so it still has all its literals free when that part is
+    # satisfied, and its weight decides the last branch.
+    three_sat = generate_ksat(KsatConfig(n_vars=12, balance=True), 4, index).formula
+    long_clause = tuple(range(13, long_length + 1))
+    formula = Formula(long_length, three_sat.clauses + (long_clause,))
+
+    record = run_dpll(formula)
+
+    assert record.result is (DpllResult.SAT if _satisfiable(formula.clauses) else DpllResult.UNSAT)
+    check_record(formula, record)
+    assert _check_decisions(formula, record) == record.decisions
+
+
+def test_run_dpll_keeps_clause_index_while_formula_lives():
+    formula = generate_ksat(KsatConfig(n_vars=20), 0, 0).formula
+    copy = Formula(formula.n_vars, formula.clauses)
+
+    first = run_dpll(formula)
+    index = dpll._clause_index(formula)
+
+    assert dpll._clause_index(formula) is index
+    assert dpll._clause_index(copy) is not index
+    np.testing.assert_array_equal(run_dpll(copy).literals, first.literals)
+    key = id(formula)
+    del formula
+    gc.collect()
+    assert key not in dpll._INDEXES
+
+
+def test_run_dpll_record_has_every_field():
+    record = run_dpll(Formula(2, ((1, 2), (-1,))))
+
+    assert set(vars(record)) == {field.name for field in dataclasses.fields(DpllRecord)}
 
 
 def test_run_dpll_empty_clause_conflicts_at_once():
