@@ -70,9 +70,12 @@ EVENT_LEVEL = 2
 ZERO = np.uint64(0)
 ONE = np.uint64(1)
 TWO = np.uint64(2)
-# IEEE 754 float64: exponent bias and number of mantissa bits.
+THREE = np.uint64(3)
+FOUR = np.uint64(4)
+# IEEE 754 float64: exponent bias, stored mantissa bits and significand precision.
 EXPONENT_BIAS = 1023
 MANTISSA_BITS = 52
+SIGNIFICAND_BITS = 53
 
 # Slots of the int64 `state` array in which `search` keeps its scalars between calls.
 STATE_STATUS = 0
@@ -194,6 +197,16 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
     # lookup in `weights` does not.
     bit_weights = weights.shape[0] - 1 < EXPONENT_BIAS
     weight_bits = clause_weight.view(np.int64)
+    # A score sums at most `most` weights 2^-w with w <= longest, so every partial sum is a
+    # multiple of 2^-longest below most + 1. All of them are exact float64 values, whatever the
+    # order of the terms, when most * 2^longest <= 2^53. Runs that stop at max_decisions keep
+    # the loop that writes every score.
+    longest = weights.shape[0] - 1
+    most = ZERO
+    for var in range(np.uint64(n_vars)):
+        most = max(most, offsets[(var << ONE) + TWO] - offsets[var << ONE])
+    exact_sums = max_decisions < 0 and longest <= SIGNIFICAND_BITS and \
+        most <= np.uint64(1) << np.uint64(SIGNIFICAND_BITS - longest)
     capacity = kinds.shape[0]
     per_iteration = n_vars + 2 if trace else 0
     status = state[STATE_STATUS]
@@ -390,32 +403,71 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
                 clause_weight[clause] = weights[free[clause]] * (n_true[clause] == 0)
         best = -1
         best_score = 0.0
-        for var in range(np.uint64(n_vars)):
-            positive_index = var << ONE
-            positive = 0.0
-            negative = 0.0
-            if lit_state[positive_index] == 0:
+        if exact_sums:
+            # The order of the terms cannot change a sum here, so four accumulators shorten
+            # the chain of dependent adds, and only the winner's two scores are summed apart.
+            for var in range(np.uint64(n_vars)):
+                positive_index = var << ONE
+                if lit_state[positive_index] != 0:
+                    continue
+                slot = offsets[positive_index]
+                end = offsets[positive_index + TWO]
+                first = 0.0
+                second = 0.0
+                third = 0.0
+                fourth = 0.0
+                while slot + THREE < end:
+                    first += clause_weight[occurrences[slot]]
+                    second += clause_weight[occurrences[slot + ONE]]
+                    third += clause_weight[occurrences[slot + TWO]]
+                    fourth += clause_weight[occurrences[slot + THREE]]
+                    slot += FOUR
+                while slot < end:
+                    first += clause_weight[occurrences[slot]]
+                    slot += ONE
+                total = (first + second) + (third + fourth)
+                if total > best_score:
+                    best = np.int64(var)
+                    best_score = total
+            if best >= 0:
+                positive_index = np.uint64(best) << ONE
+                positive = 0.0
+                negative = 0.0
                 for slot in range(offsets[positive_index], offsets[positive_index + ONE]):
                     positive += clause_weight[occurrences[slot]]
                 for slot in range(offsets[positive_index + ONE], offsets[positive_index + TWO]):
                     negative += clause_weight[occurrences[slot]]
-            scores[positive_index] = positive
-            scores[positive_index + ONE] = negative
-            if positive + negative > best_score:
-                best = np.int64(var)
-                best_score = positive + negative
-        if best < 0:
-            # Some clause is unsatisfied, so every score is 0 only when 2^-w underflowed to 0
-            # (w > 1074) in all unsatisfied clauses. All variables then tie, and the smallest
-            # unassigned one wins with the positive sign.
-            best = 0
-            while lit_state[2 * best] != 0:
-                best += 1
+                scores[positive_index] = positive
+                scores[positive_index + ONE] = negative
+        else:
+            for var in range(np.uint64(n_vars)):
+                positive_index = var << ONE
+                positive = 0.0
+                negative = 0.0
+                if lit_state[positive_index] == 0:
+                    for slot in range(offsets[positive_index], offsets[positive_index + ONE]):
+                        positive += clause_weight[occurrences[slot]]
+                    for slot in range(offsets[positive_index + ONE],
+                                      offsets[positive_index + TWO]):
+                        negative += clause_weight[occurrences[slot]]
+                scores[positive_index] = positive
+                scores[positive_index + ONE] = negative
+                if positive + negative > best_score:
+                    best = np.int64(var)
+                    best_score = positive + negative
         if max_decisions >= 0 and n_decisions >= max_decisions:
             status = STOPPED
             break
 
-        branch = best + 1 if scores[2 * best] >= scores[2 * best + 1] else -(best + 1)
+        if best >= 0:
+            branch = best + 1 if scores[2 * best] >= scores[2 * best + 1] else -(best + 1)
+        else:
+            # Some clause is unsatisfied, so every score is 0 only when 2^-w underflowed to 0
+            # (w > 1074) in all unsatisfied clauses. All variables then tie, and the smallest
+            # unassigned one wins with the positive sign.
+            branch = 1
+            while lit_state[2 * branch - 2] != 0:
+                branch += 1
         level += 1
         level_start[level] = trail_size
         decision[level] = branch
