@@ -82,16 +82,15 @@ STATE_STATUS = 0
 STATE_LEVEL = 1
 STATE_TRAIL_SIZE = 2
 STATE_QHEAD = 3
-STATE_SATISFIED = 4
-STATE_NEXT_UNIT = 5
-STATE_NEXT_ASSUMPTION = 6
-STATE_EVENTS = 7
-STATE_DECISIONS = 8
-STATE_PROPAGATIONS = 9
-STATE_CONFLICTS = 10
-STATE_BACKTRACKS = 11
-STATE_REFUTED = 12
-N_STATE = 13
+STATE_NEXT_UNIT = 4
+STATE_NEXT_ASSUMPTION = 5
+STATE_EVENTS = 6
+STATE_DECISIONS = 7
+STATE_PROPAGATIONS = 8
+STATE_CONFLICTS = 9
+STATE_BACKTRACKS = 10
+STATE_REFUTED = 11
+N_STATE = 12
 # `STATE_STATUS` of a run stopped by max_decisions; the entry points report it as UNKNOWN.
 STOPPED = -1
 
@@ -213,7 +212,6 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
     level = state[STATE_LEVEL]
     trail_size = state[STATE_TRAIL_SIZE]
     qhead = state[STATE_QHEAD]
-    satisfied = state[STATE_SATISFIED]
     next_unit = state[STATE_NEXT_UNIT]
     next_assumption = state[STATE_NEXT_ASSUMPTION]
     n_events = state[STATE_EVENTS]
@@ -240,7 +238,6 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
             for slot in range(offsets[index], offsets[index + ONE]):
                 clause = occurrences[slot]
                 n_true[clause] += 1
-                satisfied += n_true[clause] == 1
 
             negation = index ^ ONE
             for slot in range(offsets[negation], offsets[negation + ONE]):
@@ -304,7 +301,6 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
                     for slot in range(offsets[index], offsets[index + ONE]):
                         clause = occurrences[slot]
                         n_true[clause] -= 1
-                        satisfied -= n_true[clause] == 0
                     negation = index ^ ONE
                     for slot in range(offsets[negation], offsets[negation + ONE]):
                         clause = occurrences[slot]
@@ -387,20 +383,22 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
                 n_events += 1
             continue
 
-        if satisfied == n_clauses:
-            status = STATUS_SAT
-            break
-
         # Jeroslow-Wang: `clause_weight[c]` is 2^-free[c] for an unsatisfied clause and 0 for a
         # satisfied one. Each literal's score sums its clauses in clause order, as the plain
         # definition does, so that ties compare equal floats.
+        unsatisfied = 0
         if bit_weights:
             for clause in range(n_clauses):
+                unsatisfied += n_true[clause] == 0
                 weight_bits[clause] = (EXPONENT_BIAS - free[clause]) << MANTISSA_BITS \
                     if n_true[clause] == 0 else 0
         else:
             for clause in range(n_clauses):
+                unsatisfied += n_true[clause] == 0
                 clause_weight[clause] = weights[free[clause]] * (n_true[clause] == 0)
+        if unsatisfied == 0:
+            status = STATUS_SAT
+            break
         best = -1
         best_score = 0.0
         if exact_sums:
@@ -492,7 +490,6 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
     state[STATE_LEVEL] = level
     state[STATE_TRAIL_SIZE] = trail_size
     state[STATE_QHEAD] = qhead
-    state[STATE_SATISFIED] = satisfied
     state[STATE_NEXT_UNIT] = next_unit
     state[STATE_NEXT_ASSUMPTION] = next_assumption
     state[STATE_EVENTS] = n_events
