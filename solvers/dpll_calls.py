@@ -103,8 +103,8 @@ def _stored(state, max_events, trace):
 @njit(cache=True)
 def _counts(state):
     """Return the run's counts as a tuple in `COUNT_*` order."""
-    return (state[STATE_EVENTS], state[STATE_DECISIONS], state[STATE_PROPAGATIONS], state[STATE_CONFLICTS],
-            state[STATE_BACKTRACKS])
+    return (state[STATE_EVENTS], state[STATE_DECISIONS], state[STATE_PROPAGATIONS],
+            state[STATE_CONFLICTS], state[STATE_BACKTRACKS])
 
 
 @njit(cache=True)
@@ -126,7 +126,8 @@ def solve_one(literals, starts, index, cube, max_events, trace):
 
     `index` is the formula's `clause_index`, which the run reads but does not change. Returns
     the run's output in the layout of the module docstring. The event arrays are views of the
-    run's buffers, which hold at most about twice the stored events.
+    run's buffers while those hold at most twice the stored events, and copies otherwise, so
+    that a record of a short run does not keep a buffer sized for 8 (n_vars + 2) events.
     """
     slots, offsets, occurrences, free, free_xor, weights = index
     n_vars = (offsets.shape[0] - 1) // 2
@@ -139,6 +140,9 @@ def solve_one(literals, starts, index, cube, max_events, trace):
     stored = _stored(state, max_events, trace)
     model = np.empty(n_vars, dtype=np.int32)
     _write_model(lit_state, model)
+    if kinds.shape[0] > 2 * stored:
+        return (_result(state), np.uint64(state[STATE_REFUTED]), _counts(state),
+                kinds[:stored].copy(), events[:, :stored].copy(), masks[:stored].copy(), model)
     return (_result(state), np.uint64(state[STATE_REFUTED]), _counts(state), kinds[:stored],
             events[:, :stored], masks[:stored], model)
 

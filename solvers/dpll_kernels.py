@@ -196,10 +196,10 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
     # lookup in `weights` does not.
     bit_weights = weights.shape[0] - 1 < EXPONENT_BIAS
     weight_bits = clause_weight.view(np.int64)
-    # A score sums at most `most` weights 2^-w with w <= longest, so every partial sum is a
-    # multiple of 2^-longest below most + 1. All of them are exact float64 values, whatever the
-    # order of the terms, when most * 2^longest <= 2^53. Runs that stop at max_decisions keep
-    # the loop that writes every score.
+    # A variable's score sums at most `most` weights 2^-w with w <= longest, so every partial
+    # sum is a multiple of 2^-longest and at most `most`. All of them are exact float64 values,
+    # whatever the order of the terms, when most * 2^longest <= 2^53. Runs that stop at
+    # max_decisions keep the loop that writes every score.
     longest = weights.shape[0] - 1
     most = ZERO
     for var in range(np.uint64(n_vars)):
@@ -384,8 +384,8 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
             continue
 
         # Jeroslow-Wang: `clause_weight[c]` is 2^-free[c] for an unsatisfied clause and 0 for a
-        # satisfied one. Each literal's score sums its clauses in clause order, as the plain
-        # definition does, so that ties compare equal floats.
+        # satisfied one. The general loop sums each literal's score in clause order, as the
+        # plain definition does, so that inexact sums round the same way.
         unsatisfied = 0
         if bit_weights:
             for clause in range(n_clauses):
