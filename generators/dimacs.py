@@ -104,7 +104,8 @@ class Formula:
                 if not any(lit in true_literals for lit in clause)]
 
     def __getstate__(self) -> dict:
-        # Pickles leave out the cached arrays; the copy rebuilds them on its first `to_arrays`.
+        # Pickles leave out the cached arrays, and the unpickled copy rebuilds them on its first
+        # `to_arrays`.
         state = dict(self.__dict__)
         state.pop("_arrays", None)
         return state

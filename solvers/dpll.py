@@ -26,7 +26,7 @@ DEFAULT_MAX_EVENTS = 2_000_000
 MAX_CUBE_LITERALS = 64
 # 2^16 cubes per split at most.
 MAX_CUBE_DEPTH = 16
-# Kernel status values to results; a dict lookup costs far less than calling the enum.
+# Results by kernel status value. A dict lookup costs far less than calling the enum.
 _RESULTS = {int(result): result for result in DpllResult}
 # The cube array of runs without a cube. The kernels never write to a cube.
 _NO_CUBE = np.empty(0, dtype=np.int32)
@@ -41,7 +41,8 @@ def run_dpll(formula: Formula, cube: Sequence[int] = (), *, max_events: int = DE
     """Solve `formula` with every literal of `cube` assumed true, recording events when `trace`.
 
     For an UNSAT result under a cube, `record.refuted_subset` lists the cube literals that the
-    refutation used. The run stops with UNKNOWN after `max_events` events.
+    refutation used. The run stops with UNKNOWN after `max_events` events. The first run on a
+    Formula object builds its arrays and clause index, and later runs on it reuse them.
     """
     _check_max_events(max_events)
     cube = _check_cube(formula, cube)

@@ -6,10 +6,10 @@ buffers between calls, and packs the result. `mplm_data.solvers.dpll` wraps the 
 `DpllRecord` objects. Terms, literal indices and event rows are those of `dpll_kernels`.
 
 A run's output is (status, refuted mask, counts, kinds int8[n], events int32[3, n],
-masks uint64[n], model int32[n_vars]): counts is the tuple (events, decisions, propagations,
-conflicts, backtracks) in `COUNT_*` order, n is the number of stored events, and `model` lists
-the final assignment as literals with unassigned variables false. It is a model of the formula
-when status is SAT.
+masks uint64[n], model int32[n_vars]), where n is the number of stored events. `counts` is the
+tuple (events, decisions, propagations, conflicts, backtracks) in `COUNT_*` order. `model` lists
+the final assignment as literals with unassigned variables false, and it is a model of the
+formula when status is SAT.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .dpll_kernels import (
 
 # Event budget of runs that count events without storing them.
 _UNLIMITED_EVENTS = 1 << 62
-# Events the buffers of a run hold at first, in units of the most one loop iteration records.
+# Initial capacity of a run's event buffers, in loop iterations of at most n_vars + 2 events.
 _FIRST_ITERATIONS = 8
 
 
@@ -47,9 +47,9 @@ def _grow(kinds, events, masks, n_events, needed, max_events):
 @njit(cache=True)
 def _run(literals, starts, slots, offsets, occurrences, free, free_xor, weights, cube,
          max_events, max_decisions, trace, lit_state, scores):
-    """Run DPLL on one formula under `cube`; cube literal i has mask bit i.
+    """Run DPLL on one formula under `cube`, in which literal i has mask bit i.
 
-    `free` and `free_xor` must hold the counters of the empty trail and are changed. Returns
+    `free` and `free_xor` must contain the counters of the empty trail and are changed. Returns
     (state, kinds, events, masks): the `dpll_kernels` state array with the result and counts,
     and event buffers whose first `_stored(state, max_events, trace)` entries are the stored
     events. `lit_state` receives the final assignment and, when the run stops at

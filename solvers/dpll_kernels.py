@@ -3,8 +3,8 @@
 The solver is plain DPLL: unit propagation with per-clause counters, the two-sided dynamic
 Jeroslow-Wang branching rule, and chronological backtracking. It records one event per decision,
 propagation, conflict and backtrack; `mplm_data.solvers.sat_derivation` documents the format and
-the event kinds, whose values `EVENT_*` must equal. `dpll_calls` holds the compiled entry points
-that allocate a run's arrays and pack its output.
+the event kinds, whose values `EVENT_*` must equal. `dpll_calls` contains the compiled entry
+points that allocate a run's arrays and pack its output.
 
 Literal indices: the kernels address literal v as index 2(v-1) and -v as 2(v-1)+1
 (`literal_index`), so the negation of index i is i ^ 1 and its variable is i >> 1, counted from
@@ -61,7 +61,7 @@ COUNT_CONFLICTS = 3
 COUNT_BACKTRACKS = 4
 N_COUNTS = 5
 
-# Rows of the int32 `events` array of a run; the event kinds are a separate int8 array.
+# Rows of the int32 `events` array of a run. The event kinds are a separate int8 array.
 EVENT_LITERAL = 0
 EVENT_CLAUSE = 1
 EVENT_LEVEL = 2
@@ -91,7 +91,7 @@ STATE_CONFLICTS = 9
 STATE_BACKTRACKS = 10
 STATE_REFUTED = 11
 N_STATE = 12
-# `STATE_STATUS` of a run stopped by max_decisions; the entry points report it as UNKNOWN.
+# `STATE_STATUS` of a run stopped by max_decisions. The entry points report it as UNKNOWN.
 STOPPED = -1
 
 
@@ -196,16 +196,16 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
     # lookup in `weights` does not.
     bit_weights = weights.shape[0] - 1 < EXPONENT_BIAS
     weight_bits = clause_weight.view(np.int64)
-    # A variable's score sums at most `most` weights 2^-w with w <= longest, so every partial
-    # sum is a multiple of 2^-longest and at most `most`. All of them are exact float64 values,
-    # whatever the order of the terms, when most * 2^longest <= 2^53. Runs that stop at
-    # max_decisions keep the loop that writes every score.
+    # A variable's score sums at most `max_degree` weights 2^-w with w <= longest, so every
+    # partial sum is a multiple of 2^-longest and at most `max_degree`. All of them are exact
+    # float64 values, whatever the order of the terms, when max_degree * 2^longest <= 2^53.
+    # Runs that stop at max_decisions keep the loop that writes every score.
     longest = weights.shape[0] - 1
-    most = ZERO
+    max_degree = ZERO
     for var in range(np.uint64(n_vars)):
-        most = max(most, offsets[(var << ONE) + TWO] - offsets[var << ONE])
+        max_degree = max(max_degree, offsets[(var << ONE) + TWO] - offsets[var << ONE])
     exact_sums = max_decisions < 0 and longest <= SIGNIFICAND_BITS and \
-        most <= np.uint64(1) << np.uint64(SIGNIFICAND_BITS - longest)
+        max_degree <= ONE << np.uint64(SIGNIFICAND_BITS - longest)
     capacity = kinds.shape[0]
     per_iteration = n_vars + 2 if trace else 0
     status = state[STATE_STATUS]

@@ -109,7 +109,7 @@ class DpllRecord:
 
     @classmethod
     def from_fields(cls, fields: dict[str, object]) -> DpllRecord:
-        """Build a record from a dict that holds every field, without the generated __init__.
+        """Build a record from a dict of every field, without the generated __init__.
 
         A frozen dataclass's __init__ sets each field through object.__setattr__, which for
         these 15 fields takes about 2 us, as long as the whole search on a 50-variable formula.

@@ -189,7 +189,7 @@ def test_run_dpll_long_clause_decisions_follow_heuristic(long_length, index):
     assert _check_decisions(formula, record) == record.decisions
 
 
-def test_run_dpll_keeps_clause_index_while_formula_lives():
+def test_run_dpll_reuses_clause_index():
     formula = generate_ksat(KsatConfig(n_vars=20), 0, 0).formula
     copy = Formula(formula.n_vars, formula.clauses)
 
