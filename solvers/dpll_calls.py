@@ -45,11 +45,11 @@ def _grow(kinds, events, masks, n_events, needed, max_events):
 
 
 @njit(cache=True)
-def _run(literals, starts, slots, offsets, occurrences, free, free_xor, weights, cube,
-         max_events, max_decisions, trace, lit_state, scores):
+def _run(literals, starts, slots, offsets, occurrences, free, weights, cube, max_events,
+         max_decisions, trace, lit_state, scores):
     """Run DPLL on one formula under `cube`, in which literal i has mask bit i.
 
-    `free` and `free_xor` must contain the counters of the empty trail and are changed. Returns
+    `free` must contain the packed counters of the empty trail and is changed. Returns
     (state, kinds, events, masks): the `dpll_kernels` state array with the result and counts,
     and event buffers whose first `_stored(state, max_events, trace)` entries are the stored
     events. `lit_state` receives the final assignment and, when the run stops at
@@ -86,8 +86,8 @@ def _run(literals, starts, slots, offsets, occurrences, free, free_xor, weights,
             state[STATE_CONFLICTS] = 1
             return state, kinds, events, masks
 
-    while search(state, literals, starts, slots, offsets, occurrences, free, free_xor, weights,
-                 cube, max_events, max_decisions, trace, lit_state, scores, mask_of, trail,
+    while search(state, literals, starts, slots, offsets, occurrences, free, weights, cube,
+                 max_events, max_decisions, trace, lit_state, scores, mask_of, trail,
                  level_start, decision, n_true, clause_weight, kinds, events, masks):
         kinds, events, masks = _grow(kinds, events, masks, state[STATE_EVENTS], per_iteration,
                                      max_events)
@@ -129,13 +129,12 @@ def solve_one(literals, starts, index, cube, max_events, trace):
     run's buffers while those hold at most twice the stored events, and copies otherwise, so
     that a record of a short run does not keep a buffer sized for 8 (n_vars + 2) events.
     """
-    slots, offsets, occurrences, free, free_xor, weights = index
+    slots, offsets, occurrences, free, weights = index
     n_vars = (offsets.shape[0] - 1) // 2
     lit_state = np.empty(2 * n_vars, dtype=np.int8)
     scores = np.empty(2 * n_vars, dtype=np.float64)
     state, kinds, events, masks = _run(literals, starts, slots, offsets, occurrences, free.copy(),
-                                       free_xor.copy(), weights, cube, max_events, -1, trace,
-                                       lit_state, scores)
+                                       weights, cube, max_events, -1, trace, lit_state, scores)
 
     stored = _stored(state, max_events, trace)
     model = np.empty(n_vars, dtype=np.int32)
@@ -156,13 +155,13 @@ def first_branch_scores(literals, starts, index):
     scores of v and -v at that point (index 0 unused), 0 for assigned variables; otherwise they
     are all 0.
     """
-    slots, offsets, occurrences, free, free_xor, weights = index
+    slots, offsets, occurrences, free, weights = index
     n_vars = (offsets.shape[0] - 1) // 2
     lit_state = np.empty(2 * n_vars, dtype=np.int8)
     scores = np.zeros(2 * n_vars, dtype=np.float64)
-    state, _, _, _ = _run(literals, starts, slots, offsets, occurrences, free.copy(),
-                          free_xor.copy(), weights, np.empty(0, dtype=np.int32),
-                          _UNLIMITED_EVENTS, 0, False, lit_state, scores)
+    state, _, _, _ = _run(literals, starts, slots, offsets, occurrences, free.copy(), weights,
+                          np.empty(0, dtype=np.int32), _UNLIMITED_EVENTS, 0, False, lit_state,
+                          scores)
 
     positive = np.zeros(n_vars + 1, dtype=np.float64)
     negative = np.zeros(n_vars + 1, dtype=np.float64)
@@ -201,8 +200,8 @@ def solve_batch(n_vars, literals, starts, formula_starts, job_formula, cube_lite
     current = -1
     formula_literals = literals[:0]
     formula_starts_local = starts[:1]
-    slots, offsets, occurrences, free, free_xor, weights = clause_index(0, formula_literals,
-                                                                        formula_starts_local)
+    slots, offsets, occurrences, free, weights = clause_index(0, formula_literals,
+                                                              formula_starts_local)
     for job in range(n_jobs):
         formula = job_formula[job]
         if formula != current:
@@ -210,15 +209,15 @@ def solve_batch(n_vars, literals, starts, formula_starts, job_formula, cube_lite
             first, last = formula_starts[formula], formula_starts[formula + 1]
             formula_starts_local = starts[first:last + 1] - starts[first]
             formula_literals = literals[starts[first]:starts[last]]
-            slots, offsets, occurrences, free, free_xor, weights = clause_index(
+            slots, offsets, occurrences, free, weights = clause_index(
                 n_vars[formula], formula_literals, formula_starts_local)
         lit_state = np.empty(2 * n_vars[formula], dtype=np.int8)
         scores = np.empty(2 * n_vars[formula], dtype=np.float64)
         cube = cube_literals[cube_starts[job]:cube_starts[job + 1]]
 
         state, kinds, events, masks = _run(formula_literals, formula_starts_local, slots, offsets,
-                                           occurrences, free.copy(), free_xor.copy(), weights,
-                                           cube, max_events, -1, trace, lit_state, scores)
+                                           occurrences, free.copy(), weights, cube, max_events,
+                                           -1, trace, lit_state, scores)
         status[job] = _result(state)
         refuted[job] = np.uint64(state[STATE_REFUTED])
         counts[job, COUNT_EVENTS] = state[STATE_EVENTS]

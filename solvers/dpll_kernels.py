@@ -13,11 +13,13 @@ Literal indices: the kernels address literal v as index 2(v-1) and -v as 2(v-1)+
 trail stores literal indices.
 
 Counters: `n_true[c]` counts the occurrences in clause c made true by the trail literals
-processed so far (trail position < `qhead`), and `free[c]` counts its occurrences not made false
-by them. `free_xor[c]` is the XOR of the literal indices of those `free[c]` occurrences, so a
-clause with one free occurrence names it without a scan. A clause with no true occurrence is
-unit when `free` is 1 and a conflict when it is 0. Undoing a processed trail literal restores
-the same counters, so backtracking costs as much as the assignments it undoes.
+processed so far (trail position < `qhead`). The uint64 `free[c]` packs two more: bits 32 to 63
+count the occurrences not made false by them (the free occurrences), and bits 0 to 31 are the
+XOR of the literal indices of those occurrences, so a clause with one free occurrence names it
+without a scan. One subtraction and one XOR update both when an occurrence becomes false. A
+clause with no true occurrence is unit when it has one free occurrence and a conflict when it
+has none. Undoing a processed trail literal restores the same counters, so backtracking costs as
+much as the assignments it undoes.
 
 Dependency masks: bit i stands for cube literal i. An assumed cube literal carries its own bit,
 a decision carries 0, a propagated literal the union of the masks of the other literals in its
@@ -72,6 +74,10 @@ ONE = np.uint64(1)
 TWO = np.uint64(2)
 THREE = np.uint64(3)
 FOUR = np.uint64(4)
+# Fields of the packed `free` counters: the free count above bit 32, their XOR below.
+FREE_SHIFT = np.uint64(32)
+FREE_ONE = np.uint64(1 << 32)
+XOR_MASK = np.uint64((1 << 32) - 1)
 # IEEE 754 float64: exponent bias, stored mantissa bits and significand precision.
 EXPONENT_BIAS = 1023
 MANTISSA_BITS = 52
@@ -132,10 +138,10 @@ def clause_index(n_vars, literals, starts):
     """Build the solver's view of a formula.
 
     Returns (slots uint32[n_literals], offsets uint64[2 n_vars + 1], occurrences
-    uint32[n_literals], free uint32[n_clauses], free_xor uint32[n_clauses], weights). The clauses
-    containing literal index i are occurrences[offsets[i]:offsets[i+1]] in clause order, listed
-    once per occurrence. `free` and `free_xor` hold the counters of the empty trail, and
-    `weights[w]` is 2^-w for every w up to the longest clause's length.
+    uint32[n_literals], free uint64[n_clauses], weights). The clauses containing literal index i
+    are occurrences[offsets[i]:offsets[i+1]] in clause order, listed once per occurrence. `free`
+    contains the packed counters of the empty trail, and `weights[w]` is 2^-w for every w up to
+    the longest clause's length.
     """
     n_literals = literals.shape[0]
     n_clauses = starts.shape[0] - 1
@@ -150,29 +156,27 @@ def clause_index(n_vars, literals, starts):
 
     fill = offsets[:-1].copy()
     occurrences = np.empty(n_literals, dtype=np.uint32)
-    free = np.empty(n_clauses, dtype=np.uint32)
-    free_xor = np.empty(n_clauses, dtype=np.uint32)
+    free = np.empty(n_clauses, dtype=np.uint64)
     longest = 0
     for clause in range(n_clauses):
         first, end = starts[clause], starts[clause + 1]
         longest = max(longest, end - first)
-        free[clause] = end - first
         combined = ZERO
         for position in range(first, end):
             index = slots[position]
             combined ^= index
             occurrences[fill[index]] = clause
             fill[index] += ONE
-        free_xor[clause] = combined
+        free[clause] = (np.uint64(end - first) << FREE_SHIFT) | combined
 
     weights = np.empty(longest + 1, dtype=np.float64)
     for width in range(longest + 1):
         weights[width] = math.ldexp(1.0, -width)
-    return slots, offsets, occurrences, free, free_xor, weights
+    return slots, offsets, occurrences, free, weights
 
 
 @njit(cache=True)
-def search(state, literals, starts, slots, offsets, occurrences, free, free_xor, weights, cube,
+def search(state, literals, starts, slots, offsets, occurrences, free, weights, cube,
            max_events, max_decisions, trace, lit_state, scores, mask_of, trail, level_start,
            decision, n_true, clause_weight, kinds, events, masks):
     """Run DPLL from the scalars in `state` until the run ends or the event buffers are full.
@@ -242,9 +246,9 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
             negation = index ^ ONE
             for slot in range(offsets[negation], offsets[negation + ONE]):
                 clause = occurrences[slot]
-                left = free[clause] - ONE
-                free[clause] = left
-                free_xor[clause] ^= negation
+                packed = (free[clause] - FREE_ONE) ^ negation
+                free[clause] = packed
+                left = packed >> FREE_SHIFT
                 if left > ONE or n_true[clause] > 0 or conflict >= 0:
                     continue
                 if left == ZERO:
@@ -264,7 +268,7 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
 
                 # One free occurrence left: the clause is unit when it is unassigned. It may
                 # also be true or false already, assigned but not yet processed.
-                unit = free_xor[clause]
+                unit = packed & XOR_MASK
                 if lit_state[unit] != 0:
                     continue
                 mask = ZERO
@@ -304,8 +308,7 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
                     negation = index ^ ONE
                     for slot in range(offsets[negation], offsets[negation + ONE]):
                         clause = occurrences[slot]
-                        free[clause] += ONE
-                        free_xor[clause] ^= negation
+                        free[clause] = (free[clause] ^ negation) + FREE_ONE
                 lit_state[index] = 0
                 lit_state[index ^ ONE] = 0
             trail_size = keep
@@ -390,12 +393,13 @@ def search(state, literals, starts, slots, offsets, occurrences, free, free_xor,
         if bit_weights:
             for clause in range(n_clauses):
                 unsatisfied += n_true[clause] == 0
-                weight_bits[clause] = (EXPONENT_BIAS - free[clause]) << MANTISSA_BITS \
+                width = free[clause] >> FREE_SHIFT
+                weight_bits[clause] = (EXPONENT_BIAS - width) << MANTISSA_BITS \
                     if n_true[clause] == 0 else 0
         else:
             for clause in range(n_clauses):
                 unsatisfied += n_true[clause] == 0
-                clause_weight[clause] = weights[free[clause]] * (n_true[clause] == 0)
+                clause_weight[clause] = weights[free[clause] >> FREE_SHIFT] * (n_true[clause] == 0)
         if unsatisfied == 0:
             status = STATUS_SAT
             break
