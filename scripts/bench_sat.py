@@ -14,9 +14,8 @@ an SR(40) pair.
   simplifies the clause list, so unit propagation and branching reach the same nodes as the
   traced solver, and the decision counts must agree. A formula that exceeds --python-budget
   seconds is reported as a lower bound, with no extrapolation.
-- kernel only: the compiled `solve_one` call on arrays and a clause index built beforehand, which
-  shows how much of the traced DPLL time goes to the Python wrapper and the building of the
-  record.
+- kernel only: the compiled `solve_one` call on a clause index built beforehand, which shows how
+  much of the traced DPLL time goes to the Python wrapper and the building of the record.
 - minisat22: `Solver(name="minisat22", bootstrap_with=clauses)` plus `solve()`, construction
   included, like the first-call column of the traced DPLL.
 
@@ -142,10 +141,9 @@ def first_call_seconds(formula: Formula, repeats: int) -> float:
 
 def kernel_call(formula: Formula):
     """Return a function that runs only the compiled solver on prepared arrays."""
-    literals, starts = formula.to_arrays()
-    index = clause_index(formula.n_vars, literals, starts)
+    index = clause_index(formula.n_vars, *formula.to_arrays())
     cube = np.empty(0, dtype=np.int32)
-    return lambda: solve_one(literals, starts, index, cube, DEFAULT_MAX_EVENTS, True)
+    return lambda: solve_one(index, cube, DEFAULT_MAX_EVENTS, True)
 
 
 def minisat(formula: Formula) -> bool:

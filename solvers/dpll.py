@@ -46,11 +46,10 @@ def run_dpll(formula: Formula, cube: Sequence[int] = (), *, max_events: int = DE
     """
     _check_max_events(max_events)
     cube = _check_cube(formula, cube)
-    literals, starts = formula.to_arrays()
     cube_array = np.array(cube, dtype=np.int32) if cube else _NO_CUBE
 
     status, refuted, counts, kinds, events, masks, model = dpll_calls.solve_one(
-        literals, starts, _clause_index(formula), cube_array, int(max_events), trace)
+        _clause_index(formula), cube_array, int(max_events), trace)
     return _build_record(formula.n_vars, cube, status, refuted, counts, kinds, events, masks,
                          model)
 
@@ -103,8 +102,8 @@ def run_dpll_batch(jobs: Sequence[tuple[Formula, Sequence[int]]], *,
 def _build_record(n_vars: int, cube: tuple[int, ...], status: int, refuted: int,
                   counts: Sequence[int], kinds: np.ndarray, events: np.ndarray, masks: np.ndarray,
                   model: np.ndarray) -> DpllRecord:
-    """Wrap one run's kernel output; `events` rows become the record's literals, clauses and
-    levels without a copy. `counts` is in `kernels.COUNT_*` order."""
+    """Wrap one run's kernel output. The rows of `events` become the record's literals, clauses
+    and levels without a copy, and `counts` is in `kernels.COUNT_*` order."""
     result = _RESULTS[status]
     n_events, decisions, propagations, conflicts, backtracks = counts
     return DpllRecord.from_fields({
@@ -173,9 +172,7 @@ def choose_cube_variables(formula: Formula, depth: int) -> tuple[int, ...]:
             not 1 <= depth <= MAX_CUBE_DEPTH:
         raise ValueError(f"depth must be an integer in [1, {MAX_CUBE_DEPTH}], got {depth!r}")
 
-    literals, starts = formula.to_arrays()
-    status, positive, negative = dpll_calls.first_branch_scores(literals, starts,
-                                                                _clause_index(formula))
+    status, positive, negative = dpll_calls.first_branch_scores(_clause_index(formula))
     if status != kernels.STATUS_UNKNOWN:
         return ()
     scores = positive + negative

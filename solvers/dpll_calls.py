@@ -45,8 +45,8 @@ def _grow(kinds, events, masks, n_events, needed, max_events):
 
 
 @njit(cache=True)
-def _run(literals, starts, slots, offsets, occurrences, free, weights, cube, max_events,
-         max_decisions, trace, lit_state, scores):
+def _run(starts, slots, offsets, occurrences, free, weights, cube, max_events, max_decisions,
+         trace, lit_state, scores):
     """Run DPLL on one formula under `cube`, in which literal i has mask bit i.
 
     `free` must contain the packed counters of the empty trail and is changed. Returns
@@ -86,9 +86,9 @@ def _run(literals, starts, slots, offsets, occurrences, free, weights, cube, max
             state[STATE_CONFLICTS] = 1
             return state, kinds, events, masks
 
-    while search(state, literals, starts, slots, offsets, occurrences, free, weights, cube,
-                 max_events, max_decisions, trace, lit_state, scores, mask_of, trail,
-                 level_start, decision, n_true, clause_weight, kinds, events, masks):
+    while search(state, starts, slots, offsets, occurrences, free, weights, cube, max_events,
+                 max_decisions, trace, lit_state, scores, mask_of, trail, level_start, decision,
+                 n_true, clause_weight, kinds, events, masks):
         kinds, events, masks = _grow(kinds, events, masks, state[STATE_EVENTS], per_iteration,
                                      max_events)
     return state, kinds, events, masks
@@ -121,20 +121,20 @@ def _write_model(lit_state, model):
 
 
 @njit(cache=True)
-def solve_one(literals, starts, index, cube, max_events, trace):
-    """Run DPLL on one formula (flat `literals`, clause `starts`) under `cube`.
+def solve_one(index, cube, max_events, trace):
+    """Run DPLL on the formula of `index`, its `clause_index`, under `cube`.
 
-    `index` is the formula's `clause_index`, which the run reads but does not change. Returns
+    The run reads `index` but does not change it. Returns
     the run's output in the layout of the module docstring. The event arrays are views of the
     run's buffers while those hold at most twice the stored events, and copies otherwise, so
     that a record of a short run does not keep a buffer sized for 8 (n_vars + 2) events.
     """
-    slots, offsets, occurrences, free, weights = index
+    starts, slots, offsets, occurrences, free, weights = index
     n_vars = (offsets.shape[0] - 1) // 2
     lit_state = np.empty(2 * n_vars, dtype=np.int8)
     scores = np.empty(2 * n_vars, dtype=np.float64)
-    state, kinds, events, masks = _run(literals, starts, slots, offsets, occurrences, free.copy(),
-                                       weights, cube, max_events, -1, trace, lit_state, scores)
+    state, kinds, events, masks = _run(starts, slots, offsets, occurrences, free.copy(), weights,
+                                       cube, max_events, -1, trace, lit_state, scores)
 
     stored = _stored(state, max_events, trace)
     model = np.empty(n_vars, dtype=np.int32)
@@ -147,19 +147,19 @@ def solve_one(literals, starts, index, cube, max_events, trace):
 
 
 @njit(cache=True)
-def first_branch_scores(literals, starts, index):
-    """Run DPLL up to its first decision without a cube or trace; `index` as in `solve_one`.
+def first_branch_scores(index):
+    """Run DPLL on the formula of `index` up to its first decision, without a cube or trace.
 
     Returns (status, positive, negative), status being STATUS_UNKNOWN when level-0 propagation
     leaves the formula undecided. Then `positive[v]` and `negative[v]` are the Jeroslow-Wang
     scores of v and -v at that point (index 0 unused), 0 for assigned variables; otherwise they
     are all 0.
     """
-    slots, offsets, occurrences, free, weights = index
+    starts, slots, offsets, occurrences, free, weights = index
     n_vars = (offsets.shape[0] - 1) // 2
     lit_state = np.empty(2 * n_vars, dtype=np.int8)
     scores = np.zeros(2 * n_vars, dtype=np.float64)
-    state, _, _, _ = _run(literals, starts, slots, offsets, occurrences, free.copy(), weights,
+    state, _, _, _ = _run(starts, slots, offsets, occurrences, free.copy(), weights,
                           np.empty(0, dtype=np.int32), _UNLIMITED_EVENTS, 0, False, lit_state,
                           scores)
 
@@ -198,26 +198,22 @@ def solve_batch(n_vars, literals, starts, formula_starts, job_formula, cube_lite
     all_masks = np.empty(1024, dtype=np.uint64)
 
     current = -1
-    formula_literals = literals[:0]
-    formula_starts_local = starts[:1]
-    slots, offsets, occurrences, free, weights = clause_index(0, formula_literals,
-                                                              formula_starts_local)
+    index = clause_index(0, literals[:0], starts[:1])
     for job in range(n_jobs):
         formula = job_formula[job]
         if formula != current:
             current = formula
             first, last = formula_starts[formula], formula_starts[formula + 1]
-            formula_starts_local = starts[first:last + 1] - starts[first]
-            formula_literals = literals[starts[first]:starts[last]]
-            slots, offsets, occurrences, free, weights = clause_index(
-                n_vars[formula], formula_literals, formula_starts_local)
+            index = clause_index(n_vars[formula], literals[starts[first]:starts[last]],
+                                 starts[first:last + 1] - starts[first])
+        clause_starts, slots, offsets, occurrences, free, weights = index
         lit_state = np.empty(2 * n_vars[formula], dtype=np.int8)
         scores = np.empty(2 * n_vars[formula], dtype=np.float64)
         cube = cube_literals[cube_starts[job]:cube_starts[job + 1]]
 
-        state, kinds, events, masks = _run(formula_literals, formula_starts_local, slots, offsets,
-                                           occurrences, free.copy(), weights, cube, max_events,
-                                           -1, trace, lit_state, scores)
+        state, kinds, events, masks = _run(clause_starts, slots, offsets, occurrences,
+                                           free.copy(), weights, cube, max_events, -1, trace,
+                                           lit_state, scores)
         status[job] = _result(state)
         refuted[job] = np.uint64(state[STATE_REFUTED])
         counts[job, COUNT_EVENTS] = state[STATE_EVENTS]

@@ -137,9 +137,11 @@ def occurrence_lists(n_vars, literals, starts):
 def clause_index(n_vars, literals, starts):
     """Build the solver's view of a formula.
 
-    Returns (slots uint32[n_literals], offsets uint64[2 n_vars + 1], occurrences
-    uint32[n_literals], free uint64[n_clauses], weights). The clauses containing literal index i
-    are occurrences[offsets[i]:offsets[i+1]] in clause order, listed once per occurrence. `free`
+    Returns (starts, slots uint32[n_literals], offsets uint64[2 n_vars + 1], occurrences
+    uint32[n_literals], free uint64[n_clauses], weights). `starts` is a copy of the clause start
+    offsets, so that the kernels see the same array types whether or not the caller's arrays are
+    read-only, and Numba compiles them once. The clauses containing literal index i are
+    occurrences[offsets[i]:offsets[i+1]] in clause order, listed once per occurrence. `free`
     contains the packed counters of the empty trail, and `weights[w]` is 2^-w for every w up to
     the longest clause's length.
     """
@@ -172,13 +174,13 @@ def clause_index(n_vars, literals, starts):
     weights = np.empty(longest + 1, dtype=np.float64)
     for width in range(longest + 1):
         weights[width] = math.ldexp(1.0, -width)
-    return slots, offsets, occurrences, free, weights
+    return starts.copy(), slots, offsets, occurrences, free, weights
 
 
 @njit(cache=True)
-def search(state, literals, starts, slots, offsets, occurrences, free, weights, cube,
-           max_events, max_decisions, trace, lit_state, scores, mask_of, trail, level_start,
-           decision, n_true, clause_weight, kinds, events, masks):
+def search(state, starts, slots, offsets, occurrences, free, weights, cube, max_events,
+           max_decisions, trace, lit_state, scores, mask_of, trail, level_start, decision, n_true,
+           clause_weight, kinds, events, masks):
     """Run DPLL from the scalars in `state` until the run ends or the event buffers are full.
 
     Returns True when it stopped because `kinds`, `events` and `masks` have no room for one
@@ -347,7 +349,7 @@ def search(state, literals, starts, slots, offsets, occurrences, free, weights, 
                 trail_size += 1
                 if trace and n_events < max_events:
                     kinds[n_events] = EVENT_PROPAGATE
-                    events[EVENT_LITERAL, n_events] = literals[starts[clause]]
+                    events[EVENT_LITERAL, n_events] = index_literal(index)
                     events[EVENT_CLAUSE, n_events] = clause
                     events[EVENT_LEVEL, n_events] = 0
                     masks[n_events] = ZERO
