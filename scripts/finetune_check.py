@@ -92,7 +92,7 @@ PRESETS = {
     "smoke": Preset(
         "smoke", ((4, None, 64),), 4, None, 8, ("mplm", "cot"),
         ModelSpec(hidden_size=64, layers=2, heads=4, kv_heads=4, intermediate_size=192, max_positions=512),
-        TrainConfig(max_tokens=900_000, max_seconds=120.0, batch_tokens=2048, learning_rate=1e-2,
+        TrainConfig(max_tokens=900_000, max_seconds=120.0, batch_tokens=2048, learning_rate=3e-3,
                     warmup_steps=10, log_every=5),
         max_length=512, max_live_threads=512),
     "cpu": Preset(
