@@ -204,7 +204,7 @@ def _count_batch(grids, units, peers, limit, solutions, counts):
 def _fill_diagonal_boxes(units, rng, cand):
     """Fill the boxes on the main diagonal of `cand` with random permutations of the digits.
 
-    Those boxes share no row or column, so any such filling is consistent; each gets a
+    Those boxes share no row or column, so any such filling is consistent. Each gets a
     Fisher-Yates shuffle. Boxes of other bands and stacks stay open (all candidates).
     """
     n = units.shape[1]
