@@ -1,6 +1,6 @@
 """Cheap exact tests that decide a uniqueness check before any search.
 
-A uniqueness check asks whether blanking one clue, or a pair of clues, of a puzzle with a known
+A uniqueness check decides whether blanking one clue, or a pair of clues, of a puzzle with a known
 unique solution lets another solution appear. Three tests settle most checks on dense grids and
 many on sparse ones, each at a small fraction of the cost of a search:
 
@@ -149,8 +149,9 @@ def _line_cycle_is_free(puzzle, solution, cell, partner, axis, first, second, n)
     start = cell % n if axis == 0 else cell // n
     position = start
     while True:
-        for here in (_line_cell(line, position, axis, n), _line_cell(partner, position, axis, n)):
-            if puzzle[here] != 0 and here != first and here != second:
+        for swapped in (_line_cell(line, position, axis, n),
+                        _line_cell(partner, position, axis, n)):
+            if puzzle[swapped] != 0 and swapped != first and swapped != second:
                 return False
 
         digit = solution[_line_cell(partner, position, axis, n)]
@@ -165,8 +166,8 @@ def _line_cycle_is_free(puzzle, solution, cell, partner, axis, first, second, n)
 def _swap_witness(puzzle, solution, first, second, peers, box_rows, box_cols, queue, mark):
     """Tell whether a digit swap or a line swap free of clues yields a second solution."""
     n = int(np.sqrt(solution.shape[0]) + 0.5)
-    for which in range(2):
-        cell = first if which == 0 else second
+    for blanked in range(2):
+        cell = first if blanked == 0 else second
         if cell < 0:
             continue
         for axis in range(2):

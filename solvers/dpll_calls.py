@@ -124,10 +124,10 @@ def _write_model(lit_state, model):
 def solve_one(index, cube, max_events, trace):
     """Run DPLL on the formula of `index`, its `clause_index`, under `cube`.
 
-    The run reads `index` but does not change it. Returns
-    the run's output in the layout of the module docstring. The event arrays are views of the
-    run's buffers while those hold at most twice the stored events, and copies otherwise, so
-    that a record of a short run does not keep a buffer sized for 8 (n_vars + 2) events.
+    The run reads `index` but does not change it. Returns the run's output in the layout of the
+    module docstring. The event arrays are views of the run's buffers while those are at most
+    twice the size of the stored events. Otherwise they are copies, so that a record of a short
+    run does not keep alive a buffer sized for 8 (n_vars + 2) events.
     """
     starts, slots, offsets, occurrences, free, weights = index
     n_vars = (offsets.shape[0] - 1) // 2
@@ -151,9 +151,9 @@ def first_branch_scores(index):
     """Run DPLL on the formula of `index` up to its first decision, without a cube or trace.
 
     Returns (status, positive, negative), status being STATUS_UNKNOWN when level-0 propagation
-    leaves the formula undecided. Then `positive[v]` and `negative[v]` are the Jeroslow-Wang
-    scores of v and -v at that point (index 0 unused), 0 for assigned variables; otherwise they
-    are all 0.
+    leaves the formula undecided. In that case `positive[v]` and `negative[v]` are the
+    Jeroslow-Wang scores of v and -v at that point (index 0 unused), and 0 for assigned
+    variables. In every other case both arrays are all 0.
     """
     starts, slots, offsets, occurrences, free, weights = index
     n_vars = (offsets.shape[0] - 1) // 2

@@ -186,7 +186,7 @@ def search(state, starts, slots, offsets, occurrences, free, weights, cube, max_
     Returns True when it stopped because `kinds`, `events` and `masks` have no room for one
     more loop iteration (n_vars + 2 events: at most one per variable, a conflict and a
     backtrack). The caller then grows them and calls again with the same arrays. Otherwise
-    `state[STATE_STATUS]` holds the result, STOPPED when the run reached decision number
+    `state[STATE_STATUS]` contains the result: STOPPED when the run reached decision number
     max_decisions + 1 (max_decisions >= 0), or STATUS_UNKNOWN when it recorded more than
     max_events events. A stopped run leaves that decision's Jeroslow-Wang scores in `scores`
     (float64, 2 n_vars entries).

@@ -30,3 +30,18 @@ def public_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"MPLM_PUBLIC_DATA points to {path}, which does not exist")
     return path
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run torch on one thread while the test runs.
+
+    On a loaded 2-core machine two threads made the tiny-model tests about 10x slower. torch is
+    imported here, not at the top, so that tests without torch never load it.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

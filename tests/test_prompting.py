@@ -34,13 +34,7 @@ SUMMARY_FIELDS = ("runs", "valid_runs", "solved", "threads", "valid_threads", "m
 SHARES = ("valid_run_share", "valid_thread_share", "solved_share")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Run torch on one thread, which is faster than two on a loaded 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -23,13 +23,7 @@ TOKENIZER = project_tokenizer()
 VOCAB = TOKENIZER.tokenizer.get_vocab_size()
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Run torch on one thread: on a loaded 2-core machine two threads were about 10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_model(kv_heads: int = 2, attention: str = "sdpa", seed: int = 1) -> torch.nn.Module:

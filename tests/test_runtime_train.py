@@ -21,12 +21,7 @@ TOKENIZER = project_tokenizer()
 PAD = TOKENIZER.tokenizer.token_to_id(p.PAD)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def rows_4x4(seed: int, **options):

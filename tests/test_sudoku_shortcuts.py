@@ -1,4 +1,4 @@
-"""Tests of the shortcut tests of uniqueness checks: each result must agree with an exact count."""
+"""Tests of the uniqueness shortcuts: each result must agree with an exact solution count."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def test_shortcuts_agree_with_exact_count(shape, seed):
     assert decided > 0, "no check was settled by a shortcut; the sample tests nothing"
 
 
-def test_swap_witness_finds_the_two_digit_rectangle():
+def test_swap_witness_finds_rectangle():
     # Cells 0, 1, 8 and 9 hold 1 2 / 2 1 in rows 1 and 3. With cells 1, 8 and 9 blank, the
     # clue in cell 0 is all that fixes their order, so blanking it frees the rectangle.
     geometry = Geometry(4, 2, 2)
@@ -76,16 +76,16 @@ def test_swap_witness_finds_the_two_digit_rectangle():
     assert _shortcuts(puzzle, solution, geometry, 0) == (False, True)
 
 
-def test_swap_witness_respects_a_clue_in_the_component():
+def test_swap_witness_blocked_by_clue():
     geometry = Geometry(4, 2, 2)
     solution = text_to_grid("1234341221434321", geometry)
     puzzle = solution.copy()
     assert _shortcuts(puzzle, solution, geometry, 0) == (True, False)
 
 
-def test_stays_unique_sees_a_hidden_single():
-    # Row 1 keeps the solution digit of cell 0 out of cells 1-8 through clues elsewhere, while
-    # cell 0's own peers leave it two digits: only the hidden single settles it.
+def test_stays_unique_by_hidden_single():
+    # Clues of one digit in columns 2-9 keep that digit out of cells 1-8 of row 1. No peer of
+    # cell 0 is a clue, so no naked single applies there, and only the hidden single settles it.
     geometry = Geometry(9, 3, 3)
     solution = random_solution(geometry, 4)
     digit = solution[0]
@@ -118,7 +118,7 @@ def _row_cycle(solution: np.ndarray, n: int, partner: int) -> list[int]:
         columns.append(column)
 
 
-def test_swap_witness_finds_a_line_swap_of_three_digits():
+def test_swap_witness_finds_line_swap():
     geometry = Geometry(9, 3, 3)
     solution = next(grid for grid in (random_solution(geometry, seed) for seed in range(50))
                     if len(_row_cycle(grid, 9, 1)) >= 3)
